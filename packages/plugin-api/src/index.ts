@@ -1,0 +1,21 @@
+export type { JsonValue, JsonObject, JsonSchema } from './json.js';
+export { HubError, SpawnError } from './errors.js';
+export type { PluginLogger } from './logger.js';
+export type {
+  Spawner,
+  SpawnerPlugin,
+  SpawnContext,
+  SpawnUser,
+  SpawnerCommonConfig,
+  PollResult,
+  ProgressEvent,
+} from './spawner.js';
+export type {
+  Authenticator,
+  AuthenticatorPlugin,
+  AuthContext,
+  AuthModel,
+  LoginInput,
+  PluginStore,
+} from './authenticator.js';
+export { formatTemplate, escapeUsername } from './template.js';
