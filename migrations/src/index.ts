@@ -1,0 +1,14 @@
+import type { Migration, MigrationProvider } from 'kysely/migration';
+import * as m0001 from './0001-initial.js';
+
+/** Every migration, in order. Names are stable: they are recorded in the database. */
+export const migrations: Readonly<Record<string, Migration>> = {
+  '0001-initial': m0001,
+};
+
+/** A Kysely MigrationProvider over the static list (no file-system scanning, works from any cwd). */
+export const migrationProvider: MigrationProvider = {
+  async getMigrations() {
+    return { ...migrations };
+  },
+};

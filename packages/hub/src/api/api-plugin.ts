@@ -1,0 +1,50 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { HubError } from '@tshub/plugin-api';
+import type { PageRenderer } from '../pages/page-renderer.js';
+import type { ApiEnv } from './api-env.js';
+import { activityRoutes } from './activity-routes.js';
+import { infoRoutes } from './info-routes.js';
+import { serverRoutes } from './server-routes.js';
+import { whoamiRoutes } from './whoami-routes.js';
+import { userRoutes } from './user-routes.js';
+import { oauthRoutes } from '../oauth/oauth-routes.js';
+
+/**
+ * Everything under /hub/api, in its own encapsulated scope whose errors are always JupyterHub's
+ * `{"status": N, "message": "..."}` JSON — Fastify's own error shape never reaches a client.
+ */
+export async function apiPlugin(app: FastifyInstance, env: ApiEnv & { pages: PageRenderer }): Promise<void> {
+  app.addHook('onSend', async (_req, reply, payload) => {
+    const csp = reply.getHeader('content-security-policy');
+    if (!csp) reply.header('Content-Security-Policy', "frame-ancestors 'self'; report-uri " + env.hub.urls.hubPrefix + "security/csp-report; default-src 'none'");
+    return payload;
+  });
+  app.setErrorHandler((err: FastifyError | HubError, req, reply) => {
+    let status = 500;
+    let message = 'Internal server error. The hub log has details.';
+    if (err instanceof HubError) {
+      status = err.status;
+      message = err.message;
+      for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
+      if (err.logMessage) env.hub.log.warn({ url: req.url }, err.logMessage);
+    } else if (err.validation) {
+      status = 400;
+      message = `Invalid request: ${err.message}`;
+    } else if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+      status = err.statusCode;
+      message = status === 413 ? 'Request body too large' : status === 415 ? 'Unsupported content type' : err.message;
+    } else {
+      env.hub.log.error({ err, url: req.url, method: req.method }, 'API request failed');
+    }
+    if (status >= 500 && err instanceof HubError && status !== 500) env.hub.log.warn({ url: req.url, status }, message);
+    return reply.code(status).type('application/json').send({ status, message });
+  });
+  app.setNotFoundHandler((req, reply) => reply.code(404).type('application/json').send({ status: 404, message: `Not found: ${req.method} ${req.url.split('?')[0]}` }));
+
+  await infoRoutes(app, env);
+  await whoamiRoutes(app, env);
+  await userRoutes(app, env);
+  await serverRoutes(app, env);
+  await activityRoutes(app, env);
+  await oauthRoutes(app, env);
+}

@@ -1,0 +1,128 @@
+import type {} from '@fastify/cookie';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Kysely } from 'kysely';
+import { HubError } from '@tshub/plugin-api';
+import type { Database } from '../db/schema.js';
+import { LOGIN_COOKIE, XSRF_COOKIE } from './cookies.js';
+import type { Identity, IdentityResolver } from './identity.js';
+import { hashSecret, newSecret } from './secrets.js';
+
+const TOKEN_HEADER = /^(?:token|bearer)\s+(\S+)\s*$/i;
+
+export interface RequestIdentity {
+  identity: Identity;
+  via: 'token' | 'cookie';
+}
+
+/**
+ * Who a request is, from the `Authorization: token|bearer X` header (API and /hub/user only) or the
+ * signed login cookie; plus sessions and xsrf tokens. Results are memoised per request.
+ */
+export class RequestAuth {
+  readonly #memo = new WeakMap<FastifyRequest, RequestIdentity | null>();
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly identities: IdentityResolver,
+    private readonly opts: { hubPrefix: string; cookieMaxAgeDays: number; secure: boolean },
+  ) {}
+
+  /** Token first (when allowed), then the login cookie. */
+  async identify(req: FastifyRequest, opts: { allowToken: boolean }): Promise<RequestIdentity | null> {
+    if (this.#memo.has(req)) return this.#memo.get(req)!;
+    let result: RequestIdentity | null = null;
+    const header = req.headers.authorization;
+    if (opts.allowToken && header) {
+      const m = TOKEN_HEADER.exec(header);
+      if (m) {
+        const identity = await this.identities.fromToken(m[1]!);
+        result = identity ? { identity, via: 'token' } : null;
+        this.#memo.set(req, result);
+        return result;
+      }
+    }
+    const session = this.sessionSecret(req);
+    if (session) {
+      const identity = await this.identities.fromSession(hashSecret(session));
+      if (identity) result = { identity, via: 'cookie' };
+    }
+    this.#memo.set(req, result);
+    return result;
+  }
+
+  /** The session secret from the signed login cookie, if the signature checks out. */
+  sessionSecret(req: FastifyRequest): string | null {
+    const raw = req.cookies[LOGIN_COOKIE];
+    if (!raw) return null;
+    const u = req.unsignCookie(raw);
+    return u.valid && u.value ? u.value : null;
+  }
+
+  /** Creates a login session in the database and sets the signed, HttpOnly cookie. */
+  async startSession(reply: FastifyReply, userId: number): Promise<string> {
+    const secret = newSecret();
+    const id = hashSecret(secret);
+    const expires = new Date(Date.now() + this.opts.cookieMaxAgeDays * 86_400_000);
+    await this.db.insertInto('sessions').values({ id, user_id: userId, expires_at: expires }).execute();
+    reply.setCookie(LOGIN_COOKIE, secret, {
+      signed: true, httpOnly: true, sameSite: 'lax', secure: this.opts.secure, path: this.opts.hubPrefix, expires,
+    });
+    return id;
+  }
+
+  /** Logout: deletes the session and every OAuth token issued within it, clears the cookies. */
+  async endSession(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const secret = this.sessionSecret(req);
+    if (secret) {
+      const id = hashSecret(secret);
+      await this.db.deleteFrom('api_tokens').where('session_id', '=', id).execute();
+      await this.db.deleteFrom('sessions').where('id', '=', id).execute();
+      this.identities.invalidate();
+    }
+    reply.clearCookie(LOGIN_COOKIE, { path: this.opts.hubPrefix });
+    reply.clearCookie(XSRF_COOKIE, { path: this.opts.hubPrefix });
+    this.#memo.delete(req);
+  }
+
+  /** The request's xsrf token, setting the signed `_xsrf` cookie when it has none. */
+  xsrfToken(req: FastifyRequest, reply: FastifyReply): string {
+    const existing = this.#xsrfFromCookie(req);
+    if (existing) return existing;
+    const token = newSecret(18);
+    reply.setCookie(XSRF_COOKIE, token, { signed: true, httpOnly: true, sameSite: 'lax', secure: this.opts.secure, path: this.opts.hubPrefix });
+    // Make it visible to the rest of this request (the page rendering it).
+    (req.cookies as Record<string, string>)[XSRF_COOKIE] = reply.signCookie(token);
+    return token;
+  }
+
+  #xsrfFromCookie(req: FastifyRequest): string | null {
+    const raw = req.cookies[XSRF_COOKIE];
+    if (!raw) return null;
+    const u = req.unsignCookie(raw);
+    return u.valid && u.value ? u.value : null;
+  }
+
+  /** Checks a form's or API call's xsrf value against the cookie; throws JupyterHub's 403s. */
+  checkXsrf(req: FastifyRequest, provided: string | undefined, message?: string): void {
+    const expected = this.#xsrfFromCookie(req);
+    if (!provided) throw new HubError(403, message ?? `'_xsrf' argument missing from ${req.method}`);
+    if (!expected || expected !== provided) throw new HubError(403, message ?? `XSRF cookie does not match ${req.method} argument`);
+  }
+
+  /**
+   * JupyterHub 4.1+ xsrf rules for cookie-authenticated API requests: token requests, HEAD/OPTIONS,
+   * and read-only navigations (Sec-Fetch-Mode navigate or absent, or no-cors) are exempt; everything
+   * else must send X-XSRFToken (or X-CSRFToken, or an `_xsrf` parameter) matching the cookie.
+   */
+  checkApiXsrf(req: FastifyRequest, via: 'token' | 'cookie'): void {
+    if (via === 'token') return;
+    const method = req.method;
+    if (method === 'HEAD' || method === 'OPTIONS') return;
+    const mode = req.headers['sec-fetch-mode'];
+    if (method === 'GET' && (mode === undefined || mode === 'navigate' || mode === 'no-cors')) return;
+    const header = req.headers['x-xsrftoken'] ?? req.headers['x-csrftoken'];
+    const query = (req.query as Record<string, unknown> | undefined)?._xsrf;
+    const provided = typeof header === 'string' ? header : typeof query === 'string' ? query : undefined;
+    this.checkXsrf(req, provided);
+  }
+}

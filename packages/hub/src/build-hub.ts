@@ -1,0 +1,160 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import cookie from '@fastify/cookie';
+import formbody from '@fastify/formbody';
+import { pino, type Logger } from 'pino';
+import { HubError } from '@tshub/plugin-api';
+import type { TshubConfig } from './config/schema.js';
+import { openDatabase, type OpenDatabase } from './db/open-database.js';
+import { migrateToLatest } from './db/migrate.js';
+import { pluginStore } from './db/plugin-store.js';
+import { IdentityResolver } from './auth/identity.js';
+import { RequestAuth } from './auth/request-auth.js';
+import { ensureApiTokens } from './auth/config-tokens.js';
+import { defaultRegistry, type Registry } from './registry.js';
+import { JUPYTERHUB_VERSION, type HubContext, type HubUrls } from './hub-context.js';
+import { RouteManager } from './services/route-manager.js';
+import { ServerManager } from './services/server-manager.js';
+import { TemplateRenderer } from './pages/template-renderer.js';
+import { PageRenderer } from './pages/page-renderer.js';
+import { AdminSetup } from './pages/admin-setup.js';
+import { apiPlugin } from './api/api-plugin.js';
+import { loginPages } from './pages/login-pages.js';
+import { serverPages } from './pages/server-pages.js';
+import { userUrlPages } from './pages/user-url-pages.js';
+import { loadCookieSecret } from './cookie-secret.js';
+import { newToken } from './auth/secrets.js';
+import { startHub, type StartOptions, type StartedHub } from './start-hub.js';
+
+export interface BuildHubOptions {
+  config: TshubConfig;
+  registry?: Registry;
+  logger?: Logger;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** A built, not yet listening hub. */
+export interface Hub {
+  readonly app: FastifyInstance;
+  readonly ctx: HubContext;
+  readonly database: OpenDatabase;
+  readonly adminSetup: AdminSetup;
+  readonly proxyAuthToken: string;
+  /** Listens, starts or connects the proxy, re-adopts servers, reconciles routes. */
+  start(opts?: StartOptions): Promise<StartedHub>;
+  /** Stops what start() started (servers only with cleanup_servers) and closes the database. */
+  close(): Promise<void>;
+}
+
+/** Normalises a base URL to `/prefix/` form. */
+export function normalizeBaseUrl(base: string): string {
+  let b = base.trim() || '/';
+  if (!b.startsWith('/')) b = '/' + b;
+  if (!b.endsWith('/')) b += '/';
+  return b;
+}
+
+/**
+ * The composition root: wires configuration, database, authenticator, spawner, proxy client, server
+ * manager, API and pages into an un-listened Fastify app. Tests call it directly.
+ */
+export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
+  const { config } = opts;
+  const env = opts.env ?? process.env;
+  const registry = opts.registry ?? defaultRegistry();
+  const log = opts.logger ?? pino({ level: config.hub.log_level, base: undefined });
+  const dataDir = path.resolve(config.hub.data_dir);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const cookieSecret = loadCookieSecret({ configured: config.hub.cookie_secret, file: config.hub.cookie_secret_file || path.join(dataDir, 'jupyterhub_cookie_secret'), env });
+
+  const database = await openDatabase({ dbUrl: config.hub.db_url || env.TSHUB_DB_URL || '', dataDir });
+  try {
+    await migrateToLatest(database.db);
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
+  const { db } = database;
+
+  const authPlugin = registry.authenticators.get(config.authenticator.kind)!;
+  const spawnerPlugin = registry.spawners.get(config.spawner.kind)!;
+  const authenticator = authPlugin.create({ config: config.authenticator, store: pluginStore(db, authPlugin.kind), log: log.child({ authenticator: authPlugin.kind }) });
+
+  const baseUrl = normalizeBaseUrl(config.hub.base_url !== '/' ? config.hub.base_url : new URL(config.hub.bind_url.replace('://:', '://0.0.0.0:')).pathname);
+  const publicOrigin = config.hub.public_url ? new URL(config.hub.public_url).origin : '';
+  const urls: HubUrls = { baseUrl, hubPrefix: `${baseUrl}hub/`, hubUrl: '', hubApiUrl: '', publicOrigin };
+
+  const proxyAuthToken = config.proxy.auth_token || env.CONFIGPROXY_AUTH_TOKEN || (config.proxy.should_start ? newToken() : '');
+  if (!proxyAuthToken) throw new HubError(500, 'proxy.should_start is false, so the proxy auth token must be given: set proxy.auth_token or $CONFIGPROXY_AUTH_TOKEN');
+
+  const identities = new IdentityResolver(db);
+  const routes = new RouteManager({ apiUrl: config.proxy.api_url, authToken: proxyAuthToken, hubTarget: () => urls.hubUrl, extraRoutes: config.proxy.extra_routes, log });
+  const servers = new ServerManager({ config, db, log, urls, plugin: spawnerPlugin, routes, identities });
+  routes.setSource(servers);
+  const renderer = new TemplateRenderer({ templatePaths: config.hub.template_paths, vars: config.hub.template_vars });
+
+  const ctx: HubContext = {
+    config, db, log, urls, version: JUPYTERHUB_VERSION, identities, authenticator, authenticatorKind: authPlugin.kind,
+    spawnerPlugin, servers, routes, renderer,
+  };
+  await ensureApiTokens(db, config.hub.api_tokens);
+
+  const secure = urls.publicOrigin.startsWith('https:') || config.hub.bind_url.startsWith('https:');
+  const auth = new RequestAuth(db, identities, { hubPrefix: urls.hubPrefix, cookieMaxAgeDays: config.hub.cookie_max_age_days, secure });
+  const pages = new PageRenderer(ctx, auth);
+  const adminSetup = new AdminSetup();
+  // Local accounts are created by an admin, so having one is what "allowed" means, unless anyone may
+  // create one by logging in (first_use_passwords).
+  const implicitAllowAll = authPlugin.kind === 'local' && config.authenticator.first_use_passwords !== true;
+
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 1024 * 1024,
+    trustProxy: ['127.0.0.1', '::1'],
+    routerOptions: { ignoreDuplicateSlashes: true, maxParamLength: 1000 },
+  });
+  await app.register(cookie, { secret: cookieSecret });
+  await app.register(formbody, { bodyLimit: 64 * 1024 });
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = String(body);
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(new HubError(400, 'Invalid JSON in body of request'), undefined);
+    }
+  });
+  app.addHook('onSend', async (_req, reply, payload) => {
+    reply.header('X-JupyterHub-Version', JUPYTERHUB_VERSION);
+    return payload;
+  });
+  app.setErrorHandler(async (err: Error & { statusCode?: number }, req, reply) => {
+    const status = err instanceof HubError ? err.status : err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
+    if (status >= 500) log.error({ err, url: req.url }, 'page request failed');
+    if (err instanceof HubError) for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
+    return pages.error(req, reply, status, status >= 500 ? 'Something went wrong in the hub. The hub log has details.' : err.message);
+  });
+  app.setNotFoundHandler(async (req, reply) => pages.error(req, reply, 404, 'There is nothing at this address.'));
+
+  const apiEnv = { hub: ctx, auth, pages };
+  await app.register(async (api) => apiPlugin(api, apiEnv), { prefix: `${urls.hubPrefix}api` });
+  const pageEnv = { hub: ctx, auth, pages, adminSetup, implicitAllowAll };
+  await loginPages(app, pageEnv);
+  await serverPages(app, pageEnv);
+  await userUrlPages(app, pageEnv);
+
+  let started: StartedHub | null = null;
+  return {
+    app, ctx, database, adminSetup, proxyAuthToken,
+    async start(startOpts = {}) {
+      started = await startHub({ app, ctx, adminSetup, proxyAuthToken, dataDir }, startOpts);
+      return started;
+    },
+    async close() {
+      if (started) await started.stop();
+      await app.close();
+      await database.close();
+    },
+  };
+}

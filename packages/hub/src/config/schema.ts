@@ -1,0 +1,134 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+const opt = <T extends TSchema>(schema: T, def: Static<T>, description: string) =>
+  Type.Optional({ ...schema, default: def, description } as T);
+const Str = (def: string, description: string) => opt(Type.String(), def, description);
+const Bool = (def: boolean, description: string) => opt(Type.Boolean(), def, description);
+const Num = (def: number, description: string, min = 0) => opt(Type.Number({ minimum: min }), def, description);
+const Int = (def: number, description: string, min = 0) => opt(Type.Integer({ minimum: min }), def, description);
+const StrList = (description: string) => opt(Type.Array(Type.String()), [], description);
+const StrMap = (description: string) => opt(Type.Record(Type.String(), Type.String()), {}, description);
+const closed = { additionalProperties: false } as const;
+
+/** `hub:` — JupyterHub.* options. */
+export const HubSection = Type.Object(
+  {
+    bind_url: Str('http://:8000', 'Public URL the proxy listens on (scheme, ip, port and base_url). An empty host means all interfaces.'),
+    base_url: Str('/', 'URL prefix of the whole deployment; overrides the path of bind_url when set to something other than /.'),
+    public_url: Str('', 'The full public URL when the hub sits behind another proxy; used in links and redirects.'),
+    hub_ip: Str('127.0.0.1', 'Address the hub process itself listens on (the proxy forwards to it).'),
+    hub_port: Int(8081, 'Port the hub process itself listens on.'),
+    hub_connect_url: Str('', 'URL that user servers use to reach the hub API, when it differs from http://hub_ip:hub_port (containers, other hosts).'),
+    data_dir: Str('tshub-data', 'Directory for the embedded database, cookie secret and proxy pid file.'),
+    db_url: Str('', "Database URL: postgres://user:pass@host/db, or empty for the embedded PGlite database in data_dir (also 'pglite:<dir>', 'pglite:memory:')."),
+    cookie_secret: Str('', 'Hex or base64 secret that signs cookies. Empty: read cookie_secret_file, creating it on first start.'),
+    cookie_secret_file: Str('', 'File holding the cookie secret (default data_dir/jupyterhub_cookie_secret).'),
+    cookie_max_age_days: Num(14, 'How long a login lasts, in days.'),
+    concurrent_spawn_limit: Int(100, 'Most spawns pending at once; more get 429 with Retry-After. 0 = no limit.'),
+    active_server_limit: Int(0, 'Most servers running or starting at once; more get 429. 0 = no limit.'),
+    spawn_throttle_retry_range: opt(Type.Tuple([Type.Integer({ minimum: 1 }), Type.Integer({ minimum: 1 })]), [30, 60], 'Range of the random Retry-After (seconds) sent with a spawn 429.'),
+    allow_named_servers: Bool(false, 'Let users run several named servers.'),
+    named_server_limit_per_user: Int(0, 'Most named servers per user; 0 = no limit.'),
+    default_server_name: Str('', 'Server name used by /user-redirect and the home page when named servers are on.'),
+    admin_access: Bool(false, 'Let admins open other users\' servers.'),
+    redirect_to_server: Bool(true, 'After login, go straight to the user\'s server (starting it) instead of the home page.'),
+    default_url: Str('', 'Where /hub/ sends logged-in users; empty = their server or the home page.'),
+    shutdown_on_logout: Bool(false, 'Stop the user\'s servers when they log out.'),
+    cleanup_servers: Bool(true, 'Stop all user servers when the hub shuts down. Set false to keep them running across hub restarts (they are re-adopted).'),
+    cleanup_proxy: Bool(true, 'Stop the hub-started proxy when the hub shuts down.'),
+    implicit_spawn_seconds: Num(0, 'On the "server not running" page, start the server automatically after this many seconds; 0 = never.'),
+    last_activity_interval: Int(300, 'Seconds between proxy activity collection and route reconciliation; 0 disables both.'),
+    activity_resolution: Int(30, 'Seconds: activity timestamps are written at most this often per user/token.'),
+    slow_spawn_timeout: Num(10, 'Seconds an API or page request waits for a spawn before answering 202 / showing progress.'),
+    slow_stop_timeout: Num(10, 'Seconds an API request waits for a stop before answering 202.'),
+    oauth_token_expires_in: Int(0, 'Lifetime (seconds) of OAuth tokens issued to servers; 0 = the cookie lifetime.'),
+    api_page_default_limit: Int(50, 'Default page size of paginated API lists.', 1),
+    api_page_max_limit: Int(200, 'Largest page size of API lists (and the silent cap without pagination).', 1),
+    api_tokens: StrMap('Pre-shared API tokens for scripts: token -> user name. Stored hashed; the user is created if missing.'),
+    template_paths: StrList('Directories searched before the built-in templates; a file there overrides the built-in one of the same name.'),
+    template_vars: opt(Type.Record(Type.String(), Type.Unknown()), {}, 'Extra variables available in every template.'),
+    announcement: Str('', 'A message shown at the top of every page.'),
+    log_level: opt(Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')]), 'info', 'Log level.'),
+  },
+  closed,
+);
+
+/** Common `authenticator:` options (Authenticator.*); the kind adds its own. */
+export const AuthenticatorCommon = {
+  kind: Str('local', "Authenticator kind: 'local' (accounts in the hub database) or 'dummy' (anyone; demos and tests only)."),
+  admin_users: StrList('Users who are admins.'),
+  allowed_users: StrList('Users allowed to log in (with allow_all false). Admin users are always allowed.'),
+  blocked_users: StrList('Users who may never log in.'),
+  allow_all: Bool(false, 'Allow every user the authenticator accepts (JupyterHub 5 semantics: off by default).'),
+  allow_existing_users: opt(Type.Union([Type.Boolean(), Type.Null()]), null, 'Allow users already in the hub database; default: true when allowed_users is set.'),
+  auto_login: Bool(false, 'Skip the login page and go straight to the authenticator (redirect kinds).'),
+  username_pattern: Str('', 'Regular expression a username must match.'),
+};
+
+/** Common `spawner:` options (Spawner.*); the kind adds its own. */
+export const SpawnerCommon = {
+  kind: Str('simple', "Spawner kind: 'simple' (processes as the hub's user, one home per user) or 'local-process' (as system users)."),
+  cmd: opt(Type.Array(Type.String(), { minItems: 1 }), ['jupyterhub-singleuser'], 'Command that starts a single-user server.'),
+  args: StrList('Extra arguments for cmd.'),
+  default_url: Str('', "URL the server opens on (e.g. /lab or /tree), relative to the server's prefix."),
+  notebook_dir: Str('', 'Root directory of the server ({username} is expanded); default: the home directory.'),
+  environment: StrMap('Environment variables for the server; applied last.'),
+  env_keep: opt(Type.Array(Type.String()), ['PATH', 'PYTHONPATH', 'CONDA_ROOT', 'CONDA_DEFAULT_ENV', 'VIRTUAL_ENV', 'LANG', 'LC_ALL', 'LD_LIBRARY_PATH', 'JUPYTERHUB_SINGLEUSER_APP'], 'Variables copied from the hub\'s environment.'),
+  ip: Str('127.0.0.1', 'Address user servers listen on.'),
+  port: Int(0, 'Port user servers listen on; 0 picks a free one.'),
+  start_timeout: Num(60, 'Seconds the spawner may take to start the server.', 1),
+  http_timeout: Num(30, 'Seconds the started server may take to answer HTTP.', 1),
+  poll_interval: Num(30, 'Seconds between checks that a running server is still alive.', 0.05),
+  mem_limit: opt(Type.Union([Type.String({ pattern: '^[0-9.]+[KMGT]?$' }), Type.Number(), Type.Null()]), null, 'Memory limit (bytes or 512M, 2G...).'),
+  mem_guarantee: opt(Type.Union([Type.String({ pattern: '^[0-9.]+[KMGT]?$' }), Type.Number(), Type.Null()]), null, 'Memory guarantee.'),
+  cpu_limit: opt(Type.Union([Type.Number(), Type.Null()]), null, 'CPU limit (cores).'),
+  cpu_guarantee: opt(Type.Union([Type.Number(), Type.Null()]), null, 'CPU guarantee (cores).'),
+  options_form: Str('', 'HTML fields shown on the spawn page; their values become user_options.'),
+};
+
+/** `proxy:` — ConfigurableHTTPProxy.* */
+export const ProxySection = Type.Object(
+  {
+    should_start: Bool(true, 'Start and supervise configurable-http-proxy; false to use one that runs already (set api_url and auth_token).'),
+    api_url: Str('http://127.0.0.1:8001', 'The proxy\'s REST API.'),
+    auth_token: Str('', 'Token for the proxy API; default $CONFIGPROXY_AUTH_TOKEN, generated when the hub starts the proxy.'),
+    command: StrList('Command that starts the proxy; default: the configurable-http-proxy installed with tshub.'),
+    pid_file: Str('', 'Where the proxy pid is kept (default data_dir/jupyterhub-proxy.pid).'),
+    check_running_interval: Num(5, 'Seconds between proxy health checks (a proxy that exits is restarted at once).', 0.1),
+    extra_routes: StrMap('Extra routes: routespec -> target.'),
+    log_level: Str('warn', 'The proxy\'s log level.'),
+  },
+  closed,
+);
+
+export type HubConfig = Required<Static<typeof HubSection>>;
+export type ProxyConfig = Required<Static<typeof ProxySection>>;
+type CommonOf<T extends Record<string, TSchema>> = Required<Static<ReturnType<typeof Type.Object<T>>>>;
+export type AuthenticatorConfig = CommonOf<typeof AuthenticatorCommon> & Record<string, unknown>;
+export type SpawnerConfig = CommonOf<typeof SpawnerCommon> & Record<string, unknown>;
+
+/** The validated, defaulted configuration of a whole hub. */
+export interface TshubConfig {
+  hub: HubConfig;
+  authenticator: AuthenticatorConfig;
+  spawner: SpawnerConfig;
+  proxy: ProxyConfig;
+}
+
+/** The composed JSON Schema of a config file, given the chosen plugins' own options. */
+export function composeSchema(authenticatorProps: Record<string, unknown>, spawnerProps: Record<string, unknown>): TSchema {
+  // Plugin options are plain JSON Schema; every one of them is optional.
+  const optional = (props: Record<string, unknown>) =>
+    Object.fromEntries(Object.entries(props).map(([k, v]) => [k, Type.Optional(Type.Unsafe(v as object))]));
+  authenticatorProps = optional(authenticatorProps);
+  spawnerProps = optional(spawnerProps);
+  return Type.Object(
+    {
+      hub: opt(HubSection, {}, 'JupyterHub.* options.'),
+      authenticator: opt(Type.Object({ ...AuthenticatorCommon, ...(authenticatorProps as Record<string, TSchema>) }, closed), {}, 'Authenticator.* options plus the chosen kind\'s.'),
+      spawner: opt(Type.Object({ ...SpawnerCommon, ...(spawnerProps as Record<string, TSchema>) }, closed), {}, 'Spawner.* options plus the chosen kind\'s.'),
+      proxy: opt(ProxySection, {}, 'ConfigurableHTTPProxy.* options.'),
+    },
+    closed,
+  );
+}

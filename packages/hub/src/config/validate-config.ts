@@ -1,0 +1,89 @@
+import { Ajv, type ErrorObject } from 'ajv';
+import type { Registry } from '../registry.js';
+import { composeSchema, type TshubConfig } from './schema.js';
+
+export type ConfigResult = { ok: true; config: TshubConfig } | { ok: false; errors: string[] };
+
+/**
+ * Validates a raw config object in one pass and fills defaults. Reports every problem with its path
+ * (`spawner.start_timout: unknown option; did you mean 'start_timeout'?`), never just the first.
+ */
+export function validateConfig(raw: unknown, registry: Registry): ConfigResult {
+  if (raw === null || raw === undefined) raw = {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) return { ok: false, errors: ['(top level): the config must be a mapping of sections (hub, authenticator, spawner, proxy)'] };
+  const input = structuredClone(raw) as Record<string, Record<string, unknown> | undefined>;
+  const errors: string[] = [];
+
+  const pick = <P>(section: 'authenticator' | 'spawner', plugins: ReadonlyMap<string, P>, fallback: string): P | undefined => {
+    const sec = input[section];
+    const kind = sec && typeof sec === 'object' && 'kind' in sec ? sec.kind : fallback;
+    if (typeof kind !== 'string' || !plugins.has(kind)) {
+      errors.push(`${section}.kind: unknown ${section} kind ${JSON.stringify(kind)}; known kinds: ${[...plugins.keys()].join(', ')}`);
+      return undefined;
+    }
+    return plugins.get(kind);
+  };
+  const auth = pick('authenticator', registry.authenticators, 'local');
+  const spawner = pick('spawner', registry.spawners, 'simple');
+  const props = (p: { configSchema: Record<string, unknown> } | undefined) => (p?.configSchema.properties ?? {}) as Record<string, unknown>;
+
+  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+  const validate = ajv.compile(composeSchema(props(auth), props(spawner)));
+  if (!validate(input)) {
+    for (const e of validate.errors ?? []) errors.push(formatError(e, input));
+  }
+  if (errors.length > 0) return { ok: false, errors: [...new Set(errors)] };
+  return { ok: true, config: input as unknown as TshubConfig };
+}
+
+function formatError(e: ErrorObject, input: unknown): string {
+  const parts = e.instancePath.split('/').filter(Boolean).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (e.keyword === 'additionalProperties') {
+    const key = String((e.params as { additionalProperty: string }).additionalProperty);
+    const known = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+    const near = closest(key, known);
+    const where = [...parts, key].join('.');
+    return `${where}: unknown option${near ? `; did you mean '${near}'?` : parts.length === 0 ? ` (sections are: ${known.join(', ')})` : ''}`;
+  }
+  const where = parts.length ? parts.join('.') : '(top level)';
+  const got = valueAt(input, parts);
+  const shown = got === undefined ? '' : ` (got ${truncate(JSON.stringify(got))})`;
+  if (e.keyword === 'anyOf') return `${where}: has the wrong type${shown}`;
+  return `${where}: ${e.message ?? 'is invalid'}${shown}`;
+}
+
+function valueAt(obj: unknown, parts: string[]): unknown {
+  let cur = obj;
+  for (const p of parts) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[p];
+  }
+  return cur;
+}
+
+const truncate = (s: string | undefined) => (s && s.length > 60 ? s.slice(0, 57) + '...' : s);
+
+/** The known key closest to `key` by edit distance, if close enough to be a likely typo. */
+function closest(key: string, known: string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Math.max(2, Math.floor(key.length / 3)) + 1;
+  for (const k of known) {
+    const d = editDistance(key, k);
+    if (d < bestD) [best, bestD] = [k, d];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length]!;
+}

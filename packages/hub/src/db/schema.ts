@@ -1,0 +1,107 @@
+import type { ColumnType, Generated, Selectable } from 'kysely';
+import type { JsonObject, JsonValue } from '@tshub/plugin-api';
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+type Json<T> = ColumnType<T, string | undefined, string>;
+
+export interface UsersTable {
+  id: Generated<number>;
+  name: string;
+  admin: ColumnType<boolean, boolean | undefined, boolean>;
+  created: Timestamp;
+  last_activity: NullableTimestamp;
+  auth_state: string | null;
+}
+
+export interface GroupsTable {
+  id: Generated<number>;
+  name: string;
+  properties: Json<JsonObject>;
+}
+
+export interface UserGroupsTable {
+  user_id: number;
+  group_id: number;
+}
+
+export interface SpawnersTable {
+  id: Generated<number>;
+  user_id: number;
+  name: ColumnType<string, string | undefined, string>;
+  state: Json<JsonObject>;
+  user_options: Json<JsonObject>;
+  url: string | null;
+  started: NullableTimestamp;
+  last_activity: NullableTimestamp;
+}
+
+export interface ApiTokensTable {
+  id: Generated<number>;
+  user_id: number | null;
+  service_name: string | null;
+  hashed: string;
+  prefix: string;
+  note: ColumnType<string, string | undefined, string>;
+  scopes: Json<string[]>;
+  created: Timestamp;
+  last_activity: NullableTimestamp;
+  expires_at: NullableTimestamp;
+  client_id: string | null;
+  session_id: string | null;
+  spawner_id: number | null;
+}
+
+export interface OAuthClientsTable {
+  id: Generated<number>;
+  identifier: string;
+  secret_hash: string;
+  redirect_uri: string;
+  description: ColumnType<string, string | undefined, string>;
+  allowed_scopes: Json<string[]>;
+  spawner_id: number | null;
+  service_name: string | null;
+  created: Timestamp;
+}
+
+export interface OAuthCodesTable {
+  id: Generated<number>;
+  code_hash: string;
+  client_id: string;
+  user_id: number;
+  redirect_uri: string;
+  scopes: Json<string[]>;
+  session_id: string | null;
+  expires_at: Timestamp;
+}
+
+export interface SessionsTable {
+  id: string;
+  user_id: number;
+  created: Timestamp;
+  expires_at: Timestamp;
+}
+
+export interface PluginDataTable {
+  plugin: string;
+  key: string;
+  value: Json<JsonValue>;
+}
+
+/** The hub database, as Kysely sees it. */
+export interface Database {
+  users: UsersTable;
+  groups: GroupsTable;
+  user_groups: UserGroupsTable;
+  spawners: SpawnersTable;
+  api_tokens: ApiTokensTable;
+  oauth_clients: OAuthClientsTable;
+  oauth_codes: OAuthCodesTable;
+  sessions: SessionsTable;
+  plugin_data: PluginDataTable;
+}
+
+export type UserRow = Selectable<UsersTable>;
+export type SpawnerRow = Selectable<SpawnersTable>;
+export type TokenRow = Selectable<ApiTokensTable>;
+export type OAuthClientRow = Selectable<OAuthClientsTable>;

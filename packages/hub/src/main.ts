@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { buildHub } from './build-hub.js';
+import { fail, loadConfigOrExit } from './cli/load.js';
+import { openDatabase } from './db/open-database.js';
+import { migrateToLatest } from './db/migrate.js';
+import { ensureUser } from './db/users.js';
+import { insertToken } from './db/tokens.js';
+
+const HELP: Record<string, string> = {
+  '': `tshub: a JupyterHub-compatible hub
+
+Usage:
+  tshub [--config FILE]            start the hub (default config: ./tshub.config.{yaml,yml,json,js,ts})
+  tshub migrate [--config FILE]    bring the database schema up to date, then exit
+  tshub config check [--config FILE]
+                                   validate the config, print every problem, exit non-zero if any
+  tshub token USER [--note TEXT] [--config FILE]
+                                   issue an API token for USER (created if missing) and print it
+  tshub COMMAND --help             help for one command
+
+Options:
+  -c, --config FILE   the config file
+  -h, --help          this help
+`,
+  migrate: 'Usage: tshub migrate [--config FILE]\n\nApplies pending database migrations and exits. The hub also does this at start.\n',
+  config: 'Usage: tshub config check [--config FILE]\n\nValidates the config file once, reports every bad key with its path, exits 2 if any.\n',
+  token: 'Usage: tshub token USER [--note TEXT] [--config FILE]\n\nPrints a new API token with all of USER\'s permissions, for scripts (Authorization: token ...).\n',
+};
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, note: { type: 'string' } },
+  });
+  const [command = '', ...rest] = positionals;
+  if (!(command in HELP) && command !== 'start') fail(`unknown command '${command}'. Run tshub --help.`);
+  if (values.help) {
+    process.stdout.write(HELP[command === 'start' ? '' : command] ?? HELP['']!);
+    return;
+  }
+  const { config } = await loadConfigOrExit(values.config);
+
+  if (command === 'config') {
+    if (rest[0] !== 'check') fail("usage: tshub config check [--config FILE]");
+    process.stdout.write('Configuration OK.\n');
+    return;
+  }
+  if (command === 'migrate' || command === 'token') {
+    const db = await openDatabase({ dbUrl: config.hub.db_url || process.env.TSHUB_DB_URL || '', dataDir: path.resolve(config.hub.data_dir) });
+    try {
+      const { applied } = await migrateToLatest(db.db);
+      if (command === 'migrate') {
+        process.stdout.write(applied.length ? `Applied migrations: ${applied.join(', ')}\n` : 'The database is up to date.\n');
+        return;
+      }
+      const name = rest[0];
+      if (!name) fail('usage: tshub token USER');
+      const user = await ensureUser(db.db, name);
+      const { token } = await insertToken(db.db, { userId: user.id, note: values.note ?? 'Requested via tshub token', scopes: ['inherit'] });
+      process.stdout.write(token + '\n');
+    } finally {
+      await db.close();
+    }
+    return;
+  }
+
+  const hub = await buildHub({ config });
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    hub.ctx.log.info({ signal }, 'shutting down');
+    await hub.close().catch((err) => hub.ctx.log.error({ err }, 'shutdown failed'));
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  await hub.start();
+}
+
+main().catch(fail);

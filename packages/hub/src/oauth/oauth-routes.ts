@@ -1,0 +1,96 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { hashSecret, newSecret } from '../auth/secrets.js';
+import { hasScope, intersectScopes } from '../auth/scopes.js';
+import { insertToken } from '../db/tokens.js';
+import type { ApiEnv } from '../api/api-env.js';
+import type { PageRenderer } from '../pages/page-renderer.js';
+
+const CODE_TTL_MS = 300_000;
+
+type AuthorizeQuery = { client_id?: string; redirect_uri?: string; response_type?: string; state?: string; scope?: string };
+
+/**
+ * The OAuth2 provider that single-user servers (and later services) log visitors in through:
+ * `/hub/api/oauth2/authorize` (code grant, cookie-authenticated) and `/hub/api/oauth2/token`.
+ */
+export async function oauthRoutes(app: FastifyInstance, env: ApiEnv & { pages: PageRenderer }): Promise<void> {
+  const { hub, auth, pages } = env;
+  const { db } = hub;
+
+  app.get<{ Querystring: AuthorizeQuery }>('/oauth2/authorize', async (req, reply) => {
+    const who = await auth.identify(req, { allowToken: false });
+    if (!who) return reply.redirect(`${hub.urls.hubPrefix}login?next=${encodeURIComponent(req.url)}`);
+    const q = req.query;
+    const client = q.client_id ? await db.selectFrom('oauth_clients').selectAll().where('identifier', '=', String(q.client_id)).executeTakeFirst() : undefined;
+    if (!client) return pages.error(req, reply, 400, 'Invalid OAuth client: it may have been removed because its server stopped. Go back and try again.');
+    if (q.redirect_uri !== undefined && q.redirect_uri !== client.redirect_uri) {
+      // Never redirect anywhere but the registered URI.
+      return pages.error(req, reply, 400, 'The OAuth redirect_uri does not match the one registered for this client.');
+    }
+    const target = client.redirect_uri;
+    const back = (params: Record<string, string>) => {
+      const url = new URL(target, 'http://placeholder');
+      for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+      if (q.state !== undefined) url.searchParams.set('state', String(q.state));
+      return reply.redirect(/^https?:\/\//.test(target) ? url.href : url.pathname + url.search);
+    };
+    if (q.response_type !== 'code') return back({ error: 'unsupported_response_type' });
+    const access = client.allowed_scopes.filter((s) => s.startsWith('access:'));
+    const allowed = access.some((s) => {
+      const filter = s.split('!')[1] ?? '';
+      const server = filter.startsWith('server=') ? filter.slice(7) : undefined;
+      return hasScope(who.identity.scopeSet, s.split('!')[0]!, { server, user: server?.split('/')[0] });
+    });
+    if (!allowed) {
+      return pages.error(req, reply, 403, `You do not have permission to access ${client.description || client.identifier}. If you think you should, ask the owner or an administrator.`);
+    }
+    const scopes = [...intersectScopes(client.allowed_scopes, who.identity.scopeSet)];
+    // access:servers!server=u/s is held through access:servers!user=u; keep the exact filter.
+    for (const s of access) if (!scopes.includes(s)) scopes.push(s);
+    const code = newSecret();
+    await db.insertInto('oauth_codes').values({
+      code_hash: hashSecret(code), client_id: client.identifier, user_id: who.identity.userId, redirect_uri: client.redirect_uri,
+      scopes: JSON.stringify(scopes), session_id: who.identity.sessionId, expires_at: new Date(Date.now() + CODE_TTL_MS),
+    }).execute();
+    return back({ code });
+  });
+
+  app.post('/oauth2/token', async (req, reply) => {
+    reply.header('Cache-Control', 'no-store');
+    const body = (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, unknown>;
+    const field = (k: string) => (typeof body[k] === 'string' ? (body[k] as string) : undefined);
+    let clientId = field('client_id');
+    let secret = field('client_secret');
+    const basic = /^basic\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+    if (basic) {
+      const [id, sec] = Buffer.from(basic[1]!, 'base64').toString().split(':');
+      clientId ??= decodeURIComponent(id ?? '');
+      secret ??= decodeURIComponent(sec ?? '');
+    }
+    const fail = (status: number, error: string, description: string) => reply.code(status).send({ error, error_description: description });
+    if (field('grant_type') !== 'authorization_code') return fail(400, 'unsupported_grant_type', 'only authorization_code is supported');
+    if (!clientId || !secret) return fail(401, 'invalid_client', 'client credentials missing');
+    const client = await db.selectFrom('oauth_clients').selectAll().where('identifier', '=', clientId).executeTakeFirst();
+    if (!client || !sameHash(client.secret_hash, hashSecret(secret))) return fail(401, 'invalid_client', 'unknown client or wrong secret');
+    const code = field('code');
+    if (!code) return fail(400, 'invalid_request', 'code missing');
+    const row = await db.deleteFrom('oauth_codes').where('code_hash', '=', hashSecret(code)).returningAll().executeTakeFirst();
+    if (!row || row.client_id !== clientId || row.expires_at.getTime() < Date.now()) return fail(400, 'invalid_grant', 'the code is invalid or expired');
+    const redirect = field('redirect_uri');
+    if (redirect !== undefined && redirect !== row.redirect_uri) return fail(400, 'invalid_grant', 'redirect_uri does not match');
+    const lifetime = hub.config.hub.oauth_token_expires_in || Math.round(hub.config.hub.cookie_max_age_days * 86_400);
+    const { token } = await insertToken(db, {
+      userId: row.user_id, note: `OAuth token for ${client.description || client.identifier}`, scopes: row.scopes,
+      clientId, sessionId: row.session_id, expiresAt: new Date(Date.now() + lifetime * 1000),
+    });
+    return { access_token: token, token_type: 'Bearer', expires_in: lifetime, scope: row.scopes.join(' ') };
+  });
+}
+
+function sameHash(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+

@@ -1,0 +1,145 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { HubError, type JsonObject } from '@tshub/plugin-api';
+import { hasScope } from '../auth/scopes.js';
+import { findUser, userGroupNames } from '../db/users.js';
+import type { ServerRuntime } from '../services/server-runtime.js';
+import { urlEscapePath } from '../url-escape.js';
+import { pageUser, type PageEnv } from './page-env.js';
+import { safeNext } from './safe-next.js';
+
+type Params = { user?: string; server?: string };
+type Query = Record<string, string | undefined>;
+
+/** /hub/home, /hub/spawn[/:user[/:server]], /hub/spawn-pending/:user[/:server]. */
+export async function serverPages(app: FastifyInstance, env: PageEnv): Promise<void> {
+  const { hub, auth, pages } = env;
+  const prefix = hub.urls.hubPrefix;
+  const suffix = (user: string, server: string) => `${urlEscapePath(user)}${server ? '/' + urlEscapePath(server) : ''}`;
+
+  const describe = (rt: ServerRuntime | undefined) => ({
+    active: Boolean(rt?.active), ready: Boolean(rt?.ready), pending: rt?.pending ?? null, url: rt?.prefix ?? '',
+    failed_message: rt?.phase === 'failed' ? rt.failure?.message ?? null : null,
+  });
+
+  app.get(`${prefix}home`, async (req, reply) => {
+    const who = await pageUser(env, req, reply);
+    if (!who) return reply;
+    const runtimes = hub.servers.forUser(who.identity.userId);
+    const named = hub.config.hub.allow_named_servers
+      ? await hub.db.selectFrom('spawners').select('name').where('user_id', '=', who.identity.userId).where('name', '!=', '').orderBy('name').execute()
+      : [];
+    return pages.page(req, reply, 'home.html', {
+      default_server: describe(runtimes.find((r) => r.serverName === '')),
+      named_servers: named.map((n) => ({ name: n.name, ...describe(runtimes.find((r) => r.serverName === n.name)) })),
+      allow_named_servers: hub.config.hub.allow_named_servers,
+      spawn_url: `${prefix}spawn`,
+    });
+  });
+
+  /** The target user and server of a spawn page, after access checks. */
+  const target = async (req: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
+    const who = await pageUser(env, req, reply);
+    if (!who) return null;
+    const name = req.params.user ?? who.identity.name;
+    const server = req.params.server ?? (req.params.user === undefined ? hub.config.hub.default_server_name : '');
+    if (name !== who.identity.name && !hasScope(who.identity.scopeSet, 'servers', { user: name, server: `${name}/${server}` })) {
+      await pages.error(req, reply, 404, `No access to ${name}'s server, or there is no such user.`);
+      return null;
+    }
+    const user = await findUser(hub.db, name);
+    if (!user) {
+      await pages.error(req, reply, 404, `No such user: ${name}`);
+      return null;
+    }
+    if (server && !hub.config.hub.allow_named_servers) {
+      await pages.error(req, reply, 400, 'Named servers are not enabled.');
+      return null;
+    }
+    return { who, user, server };
+  };
+
+  const startAndRedirect = async (req: FastifyRequest<{ Params: Params }>, reply: FastifyReply, t: NonNullable<Awaited<ReturnType<typeof target>>>, options: JsonObject) => {
+    const next = safeNext((req.query as Query).next);
+    let rt: ServerRuntime;
+    try {
+      rt = await hub.servers.spawn({ id: t.user.id, name: t.user.name, admin: t.user.admin, groups: await userGroupNames(hub.db, t.user.id) }, t.server, options);
+    } catch (err) {
+      if (err instanceof HubError && err.status < 500) {
+        for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
+        return pages.error(req, reply, err.status, err.message, [{ href: `${prefix}home`, text: 'Home' }]);
+      }
+      throw err;
+    }
+    // Fast spawns skip the progress page entirely.
+    await Promise.race([rt.spawnDone, new Promise((r) => setTimeout(r, 1000).unref())]);
+    if (rt.ready) return reply.redirect(next ?? rt.prefix);
+    const q = next ? `?next=${encodeURIComponent(next)}` : '';
+    return reply.redirect(`${prefix}spawn-pending/${suffix(t.user.name, t.server)}${q}`);
+  };
+
+  const spawnGet = async (req: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
+    const t = await target(req, reply);
+    if (!t) return reply;
+    const rt = hub.servers.get(t.user.id, t.server);
+    const next = safeNext((req.query as Query).next);
+    if (rt?.ready) return reply.redirect(next ?? rt.prefix);
+    if (rt?.pending) return reply.redirect(`${prefix}spawn-pending/${suffix(t.user.name, t.server)}${next ? `?next=${encodeURIComponent(next)}` : ''}`);
+    const query = Object.fromEntries(Object.entries(req.query as Query).filter(([k, v]) => k !== 'next' && k !== '_xsrf' && typeof v === 'string')) as JsonObject;
+    if (hub.config.spawner.options_form && Object.keys(query).length === 0) {
+      return pages.page(req, reply, 'spawn.html', {
+        user_name: t.user.name, server_name: t.server, options_form: hub.config.spawner.options_form,
+        spawn_url: req.url, error: null,
+      });
+    }
+    return startAndRedirect(req, reply, t, query);
+  };
+
+  const spawnPost = async (req: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
+    const t = await target(req, reply);
+    if (!t) return reply;
+    const form = (req.body ?? {}) as Record<string, unknown>;
+    try {
+      auth.checkXsrf(req, typeof form._xsrf === 'string' ? form._xsrf : undefined, 'The form expired. Reload the page and try again.');
+    } catch (err) {
+      return pages.error(req, reply, 403, (err as HubError).message);
+    }
+    const options: JsonObject = {};
+    for (const [k, v] of Object.entries(form)) {
+      if (k === '_xsrf') continue;
+      if (typeof v === 'string') options[k] = v;
+      else if (Array.isArray(v)) options[k] = v.filter((x): x is string => typeof x === 'string');
+    }
+    return startAndRedirect(req, reply, t, options);
+  };
+
+  for (const path of ['spawn', 'spawn/:user', 'spawn/:user/:server']) {
+    app.get<{ Params: Params }>(`${prefix}${path}`, spawnGet);
+    app.post<{ Params: Params }>(`${prefix}${path}`, spawnPost);
+  }
+
+  const pending = async (req: FastifyRequest<{ Params: Required<Pick<Params, 'user'>> & Params }>, reply: FastifyReply) => {
+    const t = await target(req, reply);
+    if (!t) return reply;
+    const rt = hub.servers.get(t.user.id, t.server);
+    const next = safeNext((req.query as Query).next);
+    const spawnUrl = `${prefix}spawn/${suffix(t.user.name, t.server)}`;
+    if (rt?.ready) return reply.redirect(next ?? rt.prefix);
+    if (rt?.phase === 'failed') {
+      return pages.error(req, reply, 500, `Spawn failed: ${rt.failure?.message ?? 'unknown error'}`, [
+        { href: spawnUrl, text: 'Try again' },
+        { href: `${prefix}home`, text: 'Home' },
+      ]);
+    }
+    if (!rt?.pending) {
+      return pages.page(req, reply, 'not-running.html', { user_name: t.user.name, server_name: t.server, spawn_url: spawnUrl, failed_message: null, implicit_spawn_seconds: 0 }, 424);
+    }
+    const api = `${prefix}api/users/${urlEscapePath(t.user.name)}`;
+    return pages.page(req, reply, 'spawn-pending.html', {
+      user_name: t.user.name, server_name: t.server,
+      progress_url: t.server ? `${api}/servers/${urlEscapePath(t.server)}/progress` : `${api}/server/progress`,
+      server_url: next ?? rt.prefix,
+    });
+  };
+  app.get<{ Params: { user: string; server?: string } }>(`${prefix}spawn-pending/:user`, pending);
+  app.get<{ Params: { user: string; server?: string } }>(`${prefix}spawn-pending/:user/:server`, pending);
+}

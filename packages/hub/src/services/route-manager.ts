@@ -1,0 +1,92 @@
+import type { Logger } from 'pino';
+import { ChpClient, type ProxyRoute } from '../proxy/chp-client.js';
+import type { ChpProcess } from '../proxy/chp-process.js';
+import { diffRoutes, type DesiredRoute } from '../proxy/route-diff.js';
+
+/** What the hub wants routed: supplied by the server manager (ready servers, pending ones to keep). */
+export interface RouteSource {
+  readyRoutes(): Iterable<{ routespec: string; target: string; data: Record<string, unknown> }>;
+  pendingRoutespecs(): Iterable<string>;
+}
+
+/**
+ * Keeps configurable-http-proxy's table equal to what the hub wants: immediate add/delete on spawn
+ * and stop, a full reconcile (JupyterHub's check_routes) at start-up, after a proxy restart and
+ * every `intervalMs`.
+ */
+export class RouteManager {
+  readonly client: ChpClient;
+  readonly #log: Logger;
+  readonly #hubTarget: () => string;
+  readonly #extraRoutes: Readonly<Record<string, string>>;
+  #source: RouteSource | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  #process: ChpProcess | null = null;
+
+  constructor(opts: { apiUrl: string; authToken: string; hubTarget: () => string; extraRoutes: Record<string, string>; log: Logger }) {
+    this.client = new ChpClient({ apiUrl: opts.apiUrl, authToken: opts.authToken });
+    this.#log = opts.log;
+    this.#hubTarget = opts.hubTarget;
+    this.#extraRoutes = opts.extraRoutes;
+  }
+
+  setSource(source: RouteSource): void {
+    this.#source = source;
+  }
+
+  /** Supervise a hub-started proxy: after each restart, restore every route. */
+  attachProcess(proc: ChpProcess): void {
+    this.#process = proc;
+    proc.onRestart(async () => {
+      const t0 = Date.now();
+      await this.reconcile();
+      this.#log.warn({ ms: Date.now() - t0 }, 'proxy restarted; routes restored');
+    });
+  }
+
+  get process(): ChpProcess | null {
+    return this.#process;
+  }
+
+  startPeriodic(intervalMs: number): void {
+    if (intervalMs <= 0) return;
+    this.#timer = setInterval(() => {
+      this.reconcile().catch((err) => this.#log.warn({ err: String(err) }, 'route check failed'));
+    }, intervalMs);
+    this.#timer.unref();
+  }
+
+  stopPeriodic(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+  }
+
+  async add(routespec: string, target: string, data: Record<string, unknown>): Promise<void> {
+    await this.client.addRoute(routespec, target, data);
+  }
+
+  async delete(routespec: string): Promise<void> {
+    await this.client.deleteRoute(routespec);
+  }
+
+  /** The desired table: the hub at '/', ready servers, extra routes. */
+  desired(): Map<string, DesiredRoute> {
+    const want = new Map<string, DesiredRoute>();
+    want.set('/', { target: this.#hubTarget(), data: { hub: true } });
+    for (const r of this.#source?.readyRoutes() ?? []) want.set(r.routespec, { target: r.target, data: r.data });
+    for (const [spec, target] of Object.entries(this.#extraRoutes)) want.set(spec, { target, data: { extra: true } });
+    return want;
+  }
+
+  /** JupyterHub's check_routes. Returns the routes it read, for activity collection. */
+  async reconcile(): Promise<Map<string, ProxyRoute>> {
+    const actual = await this.client.getRoutes();
+    const diff = diffRoutes(this.desired(), actual, new Set(this.#source?.pendingRoutespecs() ?? []));
+    await Promise.all([
+      ...diff.add.map((r) => this.client.addRoute(r.routespec, r.target, r.data)),
+      ...diff.remove.map((spec) => this.client.deleteRoute(spec)),
+    ]);
+    if (diff.add.length || diff.remove.length) this.#log.info({ added: diff.add.map((r) => r.routespec), removed: diff.remove }, 'proxy routes reconciled');
+    return actual;
+  }
+}

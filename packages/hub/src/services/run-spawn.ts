@@ -1,0 +1,110 @@
+import { SpawnError, type JsonObject, type Spawner } from '@tshub/plugin-api';
+import { markSpawnerStarted } from '../db/spawners.js';
+import { issueServerCredentials } from './server-credentials.js';
+import type { ServerManager, SpawnUserInfo } from './server-manager.js';
+import type { ServerRuntime } from './server-runtime.js';
+import { buildSpawnEnv } from './spawn-env.js';
+import { ExitedEarly, HttpTimeout, waitForHttp } from './wait-for-http.js';
+
+class StartTimeout extends Error {}
+
+/**
+ * The spawn pipeline for one server (JupyterHub's spawn_single_user + User.spawn): credentials,
+ * environment, `Spawner.start` within start_timeout, HTTP readiness within http_timeout, persist,
+ * route, ready. On any failure the server is stopped and cleaned up and the runtime keeps the
+ * message for the spawn-pending page and the progress stream. Resolves true when ready.
+ */
+export async function runSpawn(mgr: ServerManager, rt: ServerRuntime, user: SpawnUserInfo, userOptions: JsonObject): Promise<boolean> {
+  const { config, db, log, urls, routes } = mgr.deps;
+  const t0 = performance.now();
+  let spawner: Spawner | null = null;
+  try {
+    const { token, clientId } = await issueServerCredentials(db, { userId: user.id, user: user.name, server: rt.serverName, spawnerId: rt.spawnerId, prefix: rt.prefix });
+    const env = buildSpawnEnv({
+      user: user.name, server: rt.serverName, apiToken: token, hubApiUrl: urls.hubApiUrl, baseUrl: urls.baseUrl,
+      servicePrefix: rt.prefix, clientId, hubHost: urls.publicOrigin, publicUrl: urls.publicOrigin ? urls.publicOrigin + urls.baseUrl : '',
+      publicHubUrl: urls.publicOrigin ? urls.publicOrigin + urls.hubPrefix : '', adminAccess: config.hub.admin_access,
+      defaultUrl: mgr.common.default_url, notebookDir: mgr.common.notebook_dir, envKeep: mgr.common.env_keep, hubEnv: process.env,
+      environment: mgr.common.environment, memLimit: mgr.common.mem_limit, memGuarantee: mgr.common.mem_guarantee,
+      cpuLimit: mgr.common.cpu_limit, cpuGuarantee: mgr.common.cpu_guarantee,
+    });
+    spawner = mgr.createSpawner(rt, user, {}, userOptions, env);
+    rt.spawner = spawner;
+    if (spawner.progress) void forwardProgress(spawner, rt);
+    else rt.emit({ progress: 50, message: 'Spawning server...' });
+
+    const startMs = mgr.common.start_timeout * 1000;
+    const timer = setTimeout(() => rt.abort.abort(new StartTimeout()), startMs);
+    let url: string;
+    try {
+      url = (await raceAbort(spawner.start(rt.abort.signal), rt.abort.signal)).url;
+    } finally {
+      clearTimeout(timer);
+    }
+    rt.url = url;
+    rt.emit({ progress: 80, message: 'Server process started; waiting for it to answer...' });
+    const probe = spawner;
+    await waitForHttp(`${url}${rt.prefix}api`, {
+      timeoutMs: mgr.common.http_timeout * 1000,
+      signal: rt.abort.signal,
+      stillAlive: async () => (await probe.poll()).running,
+    });
+    if (rt.abort.signal.aborted) throw rt.abort.signal.reason;
+    rt.started = new Date();
+    rt.lastActivity = rt.started;
+    await markSpawnerStarted(db, rt.spawnerId, { url, state: spawner.state(), userOptions, started: rt.started });
+    await routes.add(rt.prefix, url, { user: user.name, server_name: rt.serverName });
+    rt.phase = 'ready';
+    const seconds = ((performance.now() - t0) / 1000).toFixed(2);
+    log.info({ user: user.name, server: rt.serverName, seconds }, 'server ready');
+    rt.emit({ progress: 100, ready: true, message: `Server ready at ${rt.prefix}`, html_message: `Server ready at <a href="${rt.prefix}">${rt.prefix}</a>`, url: rt.prefix });
+    return true;
+  } catch (err) {
+    const cancelled = rt.abort.signal.aborted && !(rt.abort.signal.reason instanceof StartTimeout);
+    const { message, reason } = cancelled ? { message: 'Spawn cancelled', reason: 'cancelled' } : await describe(err, spawner, mgr);
+    rt.failure = { message, reason };
+    rt.phase = 'failed';
+    log.warn({ user: user.name, server: rt.serverName, reason, err: err instanceof SpawnError ? err.message : String(err) }, 'spawn failed');
+    if (spawner) await spawner.stop({ now: true }).catch((e) => log.warn({ err: String(e) }, 'stop after failed spawn failed'));
+    await mgr.cleanupFailed(rt).catch((e) => log.error({ err: String(e) }, 'cleanup after failed spawn failed'));
+    rt.emit({ progress: 100, failed: true, message: cancelled ? message : `Spawn failed: ${message}` });
+    return false;
+  }
+}
+
+async function describe(err: unknown, spawner: Spawner | null, mgr: ServerManager): Promise<{ message: string; reason: string }> {
+  const output = async () => {
+    const lastOutput = (spawner as { lastOutput?: () => Promise<string> } | null)?.lastOutput;
+    const text = lastOutput ? await lastOutput.call(spawner).catch(() => '') : '';
+    return text.trim() ? `\nLast output of the server:\n${text.trim()}` : '';
+  };
+  if (err instanceof StartTimeout) return { reason: 'timeout', message: `Timeout: the server did not start within ${mgr.common.start_timeout} seconds.${await output()}` };
+  if (err instanceof HttpTimeout) return { reason: 'timeout', message: `Timeout: the server started but did not answer within ${mgr.common.http_timeout} seconds.${await output()}` };
+  if (err instanceof ExitedEarly) return { reason: 'exited', message: `The server exited before it was ready.${await output()}` };
+  if (err instanceof SpawnError) return { reason: err.reason, message: err.message.replace(/^Spawn failed: /, '') };
+  mgr.deps.log.error({ err }, 'spawner crashed');
+  return { reason: 'error', message: 'An internal error occurred while starting the server; the hub log has details.' };
+}
+
+function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => (signal.removeEventListener('abort', onAbort), resolve(v)),
+      (e) => (signal.removeEventListener('abort', onAbort), reject(e)),
+    );
+  });
+}
+
+async function forwardProgress(spawner: Spawner, rt: ServerRuntime): Promise<void> {
+  try {
+    for await (const e of spawner.progress!()) {
+      if (rt.phase !== 'spawning') break;
+      rt.emit({ progress: Math.min(99, Math.max(0, e.progress)), message: e.message, ...(e.html_message ? { html_message: e.html_message } : {}) });
+    }
+  } catch {
+    // Progress is advisory; the spawn's own result decides.
+  }
+}

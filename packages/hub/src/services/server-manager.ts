@@ -1,0 +1,239 @@
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { HubError, type JsonObject, type SpawnerCommonConfig, type SpawnerPlugin, type Spawner } from '@tshub/plugin-api';
+import type { TshubConfig } from '../config/schema.js';
+import type { Database } from '../db/schema.js';
+import { ensureSpawnerRow, listStartedSpawners, markSpawnerStopped } from '../db/spawners.js';
+import type { IdentityResolver } from '../auth/identity.js';
+import type { HubUrls } from '../hub-context.js';
+import { userServerPath } from '../url-escape.js';
+import type { RouteManager, RouteSource } from './route-manager.js';
+import { ServerRuntime } from './server-runtime.js';
+import { revokeServerCredentials, serverClientId } from './server-credentials.js';
+import { runSpawn } from './run-spawn.js';
+import { parseByteSize } from './spawn-env.js';
+import { waitForHttp } from './wait-for-http.js';
+
+export interface SpawnUserInfo {
+  id: number;
+  name: string;
+  admin: boolean;
+  groups: readonly string[];
+}
+
+export interface ServerManagerDeps {
+  config: TshubConfig;
+  db: Kysely<Database>;
+  log: Logger;
+  urls: HubUrls;
+  plugin: SpawnerPlugin<any>;
+  routes: RouteManager;
+  identities: IdentityResolver;
+}
+
+const key = (userId: number, server: string) => `${userId}/${server}`;
+
+/**
+ * Owns every active user server: starts them (bounded by the spawn limits), stops them, polls them,
+ * re-adopts them after a hub restart, and tells the route manager what to route.
+ */
+export class ServerManager implements RouteSource {
+  readonly #runtimes = new Map<string, ServerRuntime>();
+  readonly deps: ServerManagerDeps;
+  readonly common: SpawnerCommonConfig;
+
+  constructor(deps: ServerManagerDeps) {
+    this.deps = deps;
+    const s = deps.config.spawner;
+    this.common = {
+      cmd: s.cmd, args: s.args, default_url: s.default_url, notebook_dir: s.notebook_dir, environment: s.environment,
+      env_keep: s.env_keep, ip: s.ip, port: s.port, start_timeout: s.start_timeout, http_timeout: s.http_timeout,
+      poll_interval: s.poll_interval, mem_limit: parseByteSize(s.mem_limit), mem_guarantee: parseByteSize(s.mem_guarantee),
+      cpu_limit: s.cpu_limit, cpu_guarantee: s.cpu_guarantee,
+    };
+  }
+
+  get(userId: number, server: string): ServerRuntime | undefined {
+    return this.#runtimes.get(key(userId, server));
+  }
+
+  forUser(userId: number): ServerRuntime[] {
+    return [...this.#runtimes.values()].filter((r) => r.userId === userId);
+  }
+
+  get all(): IterableIterator<ServerRuntime> {
+    return this.#runtimes.values();
+  }
+
+  routespecOf(rt: ServerRuntime): string {
+    return rt.prefix;
+  }
+
+  *readyRoutes() {
+    for (const rt of this.#runtimes.values()) {
+      if (rt.ready && rt.url) yield { routespec: rt.prefix, target: rt.url, data: { user: rt.userName, server_name: rt.serverName } };
+    }
+  }
+
+  *pendingRoutespecs() {
+    for (const rt of this.#runtimes.values()) if (rt.pending) yield rt.prefix;
+  }
+
+  /**
+   * Starts a server in the background and returns its runtime at once; `runtime.spawnDone` settles
+   * when the spawn has finished either way. A spawn already pending is returned as it is.
+   */
+  async spawn(user: SpawnUserInfo, serverName: string, userOptions: JsonObject): Promise<ServerRuntime> {
+    const existing = this.get(user.id, serverName);
+    if (existing?.phase === 'spawning') return existing;
+    if (existing?.phase === 'ready') throw new HubError(400, `${user.name}'s server${serverName ? ` ${serverName}` : ''} is already running`);
+    if (existing?.phase === 'stopping') throw new HubError(400, `${user.name}'s server${serverName ? ` ${serverName}` : ''} is pending stop. Try again later.`);
+    const hub = this.deps.config.hub;
+    let pending = 0;
+    let active = 0;
+    for (const rt of this.#runtimes.values()) {
+      if (rt.phase === 'spawning') pending++;
+      if (rt.active) active++;
+    }
+    if (hub.concurrent_spawn_limit > 0 && pending >= hub.concurrent_spawn_limit) {
+      const [lo, hi] = hub.spawn_throttle_retry_range;
+      const retry = Math.floor(lo + Math.random() * (hi - lo + 1));
+      throw new HubError(429, `Too many users trying to log in right now. Try again in ${retry} seconds.`, { headers: { 'Retry-After': String(retry) } });
+    }
+    if (hub.active_server_limit > 0 && active >= hub.active_server_limit) {
+      throw new HubError(429, 'Active user limit exceeded. Try again in a few minutes.', { headers: { 'Retry-After': '60' } });
+    }
+    const row = await ensureSpawnerRow(this.deps.db, user.id, serverName);
+    const rt = new ServerRuntime(user.id, user.name, serverName, row.id, userServerPath(this.deps.urls.baseUrl, user.name, serverName));
+    rt.userOptions = userOptions;
+    this.#runtimes.set(key(user.id, serverName), rt);
+    rt.emit({ progress: 0, message: 'Server requested' });
+    rt.spawnDone = runSpawn(this, rt, user, userOptions).then((ok) => {
+      if (ok) this.#schedulePoll(rt);
+    });
+    return rt;
+  }
+
+  /** Stops a server (cancelling a pending spawn). Resolves when it is gone. */
+  async stop(rt: ServerRuntime, opts: { now?: boolean } = {}): Promise<void> {
+    const k = key(rt.userId, rt.serverName);
+    if (rt.phase === 'spawning') {
+      rt.abort.abort(new Error('cancelled'));
+      await rt.spawnDone;
+      if (this.#runtimes.get(k) === rt) this.#runtimes.delete(k);
+      return;
+    }
+    if (rt.phase === 'failed') {
+      if (this.#runtimes.get(k) === rt) this.#runtimes.delete(k);
+      return;
+    }
+    if (rt.stopDone) return rt.stopDone;
+    rt.phase = 'stopping';
+    rt.stopDone = (async () => {
+      if (rt.pollTimer) clearTimeout(rt.pollTimer);
+      await this.deps.routes.delete(rt.prefix).catch((err) => this.deps.log.warn({ err: String(err), route: rt.prefix }, 'could not delete proxy route'));
+      try {
+        await rt.spawner?.stop({ now: opts.now ?? false });
+      } catch (err) {
+        this.deps.log.error({ err: String(err), user: rt.userName, server: rt.serverName }, 'spawner stop failed');
+      }
+      await this.#forget(rt);
+      this.deps.log.info({ user: rt.userName, server: rt.serverName }, 'server stopped');
+    })();
+    return rt.stopDone;
+  }
+
+  /** Stops every server (hub shutdown with cleanup_servers). */
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.#runtimes.values()].map((rt) => this.stop(rt, { now: true })));
+  }
+
+  /** Stops polling without touching servers (hub shutdown that keeps them running). */
+  detachAll(): void {
+    for (const rt of this.#runtimes.values()) if (rt.pollTimer) clearTimeout(rt.pollTimer);
+  }
+
+  /**
+   * Hub start-up: rebuild a spawner for every server the database says is running. Those still alive
+   * and answering are adopted as ready; the rest are marked stopped and their credentials revoked.
+   */
+  async adoptAll(): Promise<{ adopted: number; gone: number }> {
+    const rows = await listStartedSpawners(this.deps.db);
+    let adopted = 0;
+    let gone = 0;
+    await Promise.all(
+      rows.map(async (row) => {
+        const rt = new ServerRuntime(row.user_id, row.user_name, row.name, row.id, userServerPath(this.deps.urls.baseUrl, row.user_name, row.name));
+        rt.url = row.url;
+        rt.started = row.started;
+        rt.userOptions = row.user_options;
+        const spawner = this.createSpawner(rt, { name: row.user_name, admin: row.user_admin, groups: [] }, row.state, row.user_options, {});
+        rt.spawner = spawner;
+        const alive = row.url !== null && (await spawner.poll().catch(() => ({ running: false }))).running;
+        const answering = alive && (await waitForHttp(`${row.url}${rt.prefix}api`, { timeoutMs: 3000 }).then(() => true, () => false));
+        if (answering) {
+          rt.phase = 'ready';
+          this.#runtimes.set(key(rt.userId, rt.serverName), rt);
+          this.#schedulePoll(rt);
+          adopted++;
+        } else {
+          if (alive) await spawner.stop({ now: true }).catch(() => undefined);
+          await this.#forget(rt);
+          this.deps.log.info({ user: rt.userName, server: rt.serverName }, 'server stopped while the hub was down');
+          gone++;
+        }
+      }),
+    );
+    return { adopted, gone };
+  }
+
+  createSpawner(rt: ServerRuntime, user: { name: string; admin: boolean; groups: readonly string[] }, state: JsonObject, userOptions: JsonObject, env: Record<string, string>): Spawner {
+    return this.deps.plugin.create({
+      user: { name: user.name, admin: user.admin, groups: [...user.groups], authState: null },
+      serverName: rt.serverName,
+      state,
+      userOptions,
+      env,
+      servicePrefix: rt.prefix,
+      common: this.common,
+      config: this.deps.config.spawner,
+      log: this.deps.log.child({ user: user.name, server: rt.serverName }),
+    });
+  }
+
+  /** Clears a server's row and credentials and drops its runtime (not a failed one's record). */
+  async #forget(rt: ServerRuntime): Promise<void> {
+    const k = key(rt.userId, rt.serverName);
+    await revokeServerCredentials(this.deps.db, rt.spawnerId, serverClientId(rt.userName, rt.serverName));
+    await markSpawnerStopped(this.deps.db, rt.spawnerId);
+    this.deps.identities.invalidate();
+    if (this.#runtimes.get(k) === rt && rt.phase !== 'failed') this.#runtimes.delete(k);
+  }
+
+  /** After a failed spawn: clean up but keep the runtime so pages can show the failure. */
+  async cleanupFailed(rt: ServerRuntime): Promise<void> {
+    await this.deps.routes.delete(rt.prefix).catch(() => undefined);
+    await this.#forget(rt);
+  }
+
+  #schedulePoll(rt: ServerRuntime): void {
+    const base = this.common.poll_interval * 1000;
+    const ms = base * (0.9 + Math.random() * 0.2);
+    rt.pollTimer = setTimeout(() => void this.#pollOnce(rt), ms);
+    rt.pollTimer.unref();
+  }
+
+  async #pollOnce(rt: ServerRuntime): Promise<void> {
+    if (rt.phase !== 'ready' || !rt.spawner) return;
+    const status = await rt.spawner.poll().catch((err) => {
+      this.deps.log.warn({ err: String(err), user: rt.userName }, 'poll failed');
+      return { running: true as const };
+    });
+    if (rt.phase !== 'ready') return;
+    if (status.running) return this.#schedulePoll(rt);
+    this.deps.log.warn({ user: rt.userName, server: rt.serverName, exitCode: 'exitCode' in status ? status.exitCode : undefined }, 'server is no longer running; removing its route');
+    rt.phase = 'stopping';
+    await this.deps.routes.delete(rt.prefix).catch(() => undefined);
+    await this.#forget(rt);
+  }
+}
