@@ -31,6 +31,7 @@ export interface LocalProcessSpawnerConfig extends ProcessSpawnerConfig {
 /** JupyterHub's defaults for the stop escalation, in seconds. */
 export const DEFAULT_TIMEOUTS = { interrupt_timeout: 10, term_timeout: 5, kill_timeout: 5 } as const;
 
+/** Per-user homes under ./tshub-homes, named by the escaped user name so no name can leave that directory. */
 export const DEFAULT_HOME_DIR_TEMPLATE = 'tshub-homes/{escaped_username}';
 
 /** On Debian `useradd` is always present (adduser is not), so it is the portable default. */

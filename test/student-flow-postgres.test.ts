@@ -1,0 +1,3 @@
+import { studentFlowSuite } from './support/student-flow-suite.js';
+
+studentFlowSuite('postgres');

@@ -1,0 +1,77 @@
+import { CookieJar } from 'tough-cookie';
+
+export interface Page {
+  status: number;
+  url: string;
+  headers: Headers;
+  text: string;
+}
+
+/**
+ * A browser-like HTTP client: a cookie jar (paths respected, as a browser does), manual redirects
+ * so tests can see each hop, and form posts with the page's `_xsrf`. No JavaScript: pages that
+ * would poll (spawn-pending) are re-requested instead.
+ */
+export class BrowserClient {
+  readonly jar = new CookieJar();
+  readonly hops: string[] = [];
+
+  constructor(readonly origin: string) {}
+
+  abs(url: string): string {
+    return new URL(url, this.origin).href;
+  }
+
+  async request(url: string, init: RequestInit = {}): Promise<Page> {
+    const href = this.abs(url);
+    const headers = new Headers(init.headers);
+    const cookie = await this.jar.getCookieString(href);
+    if (cookie) headers.set('cookie', cookie);
+    const res = await fetch(href, { ...init, headers, redirect: 'manual' });
+    for (const c of res.headers.getSetCookie()) await this.jar.setCookie(c, href, { ignoreError: true });
+    return { status: res.status, url: href, headers: res.headers, text: await res.text() };
+  }
+
+  /** GET, following redirects (and re-requesting spawn-pending pages) up to `maxHops`. */
+  async get(url: string, opts: { maxHops?: number; headers?: Record<string, string> } = {}): Promise<Page> {
+    let current = url;
+    for (let i = 0; i < (opts.maxHops ?? 40); i++) {
+      const page = await this.request(current, { headers: opts.headers });
+      this.hops.push(`${page.status} ${new URL(page.url).pathname}`);
+      const loc = page.headers.get('location');
+      if (page.status >= 300 && page.status < 400 && loc) {
+        current = new URL(loc, page.url).href;
+        continue;
+      }
+      if (page.status === 200 && new URL(page.url).pathname.includes('/hub/spawn-pending/')) {
+        await new Promise((r) => setTimeout(r, 250));
+        continue;
+      }
+      return page;
+    }
+    throw new Error(`too many hops: ${this.hops.slice(-8).join(' -> ')}`);
+  }
+
+  /** Posts a form (with the `_xsrf` value found in `formPage`), following redirects afterwards. */
+  async submit(formPage: Page, action: string, fields: Record<string, string>): Promise<Page> {
+    const xsrf = /name="_xsrf" value="([^"]*)"/.exec(formPage.text)?.[1] ?? '';
+    const body = new URLSearchParams({ ...fields, _xsrf: xsrf });
+    const res = await this.request(action, { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const loc = res.headers.get('location');
+    if (res.status >= 300 && res.status < 400 && loc) return this.get(new URL(loc, res.url).href);
+    return res;
+  }
+
+  /** Opens the class URL, logs in through the form and follows the redirects to wherever they end. */
+  async login(username: string, password = 'any'): Promise<Page> {
+    const form = await this.get('/');
+    if (!form.url.includes('/hub/login')) throw new Error(`expected the login page, got ${form.status} ${form.url}`);
+    const action = new URL(/<form[^>]*action="([^"]+)"/.exec(form.text)?.[1]?.replace(/&amp;/g, '&') ?? '/hub/login', form.url).href;
+    return this.submit(form, action, { username, password });
+  }
+
+  async cookieValue(name: string, url = '/'): Promise<string | undefined> {
+    const cookies = await this.jar.getCookies(this.abs(url));
+    return cookies.find((c) => c.key === name)?.value;
+  }
+}

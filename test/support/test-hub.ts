@@ -1,0 +1,92 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Test } from 'tap';
+import { pino } from 'pino';
+import { buildHub, defaultRegistry, validateConfig, type Hub, type StartedHub } from '@tshub/hub';
+import { freePort } from './free-port.js';
+import { createTestDatabase } from './test-database.js';
+import { postgresUrl } from './requirements.js';
+
+export type DbKind = 'pglite' | 'postgres';
+
+export interface TestHubOptions {
+  db?: DbKind;
+  /** Raw config sections, merged over the test defaults (dummy auth, real singleuser). */
+  config?: Record<string, Record<string, unknown>>;
+}
+
+/** A real hub (real proxy, real database) on free ports, restartable, torn down with the test. */
+export interface TestHub {
+  hub: Hub;
+  started: StartedHub;
+  /** The proxy's public URL without trailing slash, e.g. http://127.0.0.1:40123 */
+  publicUrl: string;
+  hubUrl: string;
+  dataDir: string;
+  /** Stops this hub (as configured: servers survive unless cleanup_servers) and starts a new one on the same ports and data. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const SINGLEUSER_ENV = { JUPYTERHUB_SINGLEUSER_APP: 'notebook.notebookapp.NotebookApp' };
+
+/** Starts a hub for a test and registers its teardown (servers, proxy, database, temp dirs). */
+export async function startTestHub(t: Test, opts: TestHubOptions = {}): Promise<TestHub> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tshub-test-'));
+  let dbUrl = 'pglite:memory:';
+  let dropDb: (() => Promise<void>) | null = null;
+  if (opts.db === 'postgres') {
+    const created = await createTestDatabase(postgresUrl());
+    dbUrl = created.url;
+    dropDb = created.drop;
+  } else {
+    dbUrl = `pglite:${path.join(dataDir, 'db')}`;
+  }
+  const [publicPort, apiPort] = [await freePort(), await freePort()];
+  const c = opts.config ?? {};
+  const raw = {
+    hub: { bind_url: `http://127.0.0.1:${publicPort}`, hub_ip: '127.0.0.1', data_dir: dataDir, db_url: dbUrl, last_activity_interval: 0, ...c.hub },
+    authenticator: { kind: 'dummy', allow_all: true, ...c.authenticator },
+    spawner: {
+      home_dir_template: path.join(dataDir, 'homes', '{escaped_username}'),
+      log_dir: path.join(dataDir, 'logs'),
+      ...c.spawner,
+      environment: { ...SINGLEUSER_ENV, ...(c.spawner?.environment as object | undefined) },
+    },
+    proxy: { api_url: `http://127.0.0.1:${apiPort}`, log_level: 'warn', ...c.proxy },
+  };
+  const result = validateConfig(raw, defaultRegistry());
+  if (!result.ok) throw new Error('test config invalid: ' + result.errors.join('; '));
+  const logger = pino({ level: process.env.TSHUB_TEST_LOG ?? 'silent' });
+
+  const state = {} as TestHub;
+  const boot = async () => {
+    state.hub = await buildHub({ config: structuredClone(result.config), logger });
+    state.started = await state.hub.start({ hubPort: 0 });
+    state.hubUrl = state.started.hubUrl;
+  };
+  await boot();
+  let stopped = false;
+  Object.assign(state, {
+    publicUrl: `http://127.0.0.1:${publicPort}`,
+    dataDir,
+    async restart() {
+      await state.hub.close();
+      await boot();
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      // Whatever the config says, a test leaves no servers behind.
+      await Promise.all([...state.hub.ctx.servers.all].map((rt) => state.hub.ctx.servers.stop(rt, { now: true })));
+      await state.hub.close();
+    },
+  });
+  t.teardown(async () => {
+    await state.stop();
+    if (dropDb) await dropDb();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  return state;
+}
