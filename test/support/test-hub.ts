@@ -24,8 +24,11 @@ export interface TestHub {
   publicUrl: string;
   hubUrl: string;
   dataDir: string;
-  /** Stops this hub (as configured: servers survive unless cleanup_servers) and starts a new one on the same ports and data. */
-  restart(): Promise<void>;
+  /**
+   * Stops this hub (as configured: servers survive unless cleanup_servers), runs `whileDown`, and
+   * starts a new one on the same ports and data.
+   */
+  restart(whileDown?: () => Promise<void>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -71,8 +74,9 @@ export async function startTestHub(t: Test, opts: TestHubOptions = {}): Promise<
   Object.assign(state, {
     publicUrl: `http://127.0.0.1:${publicPort}`,
     dataDir,
-    async restart() {
+    async restart(whileDown?: () => Promise<void>) {
       await state.hub.close();
+      await whileDown?.();
       await boot();
     },
     async stop() {

@@ -9,6 +9,7 @@ import type { TshubConfig } from './config/schema.js';
 import { openDatabase, type OpenDatabase } from './db/open-database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { pluginStore } from './db/plugin-store.js';
+import { ensureUser } from './db/users.js';
 import { IdentityResolver } from './auth/identity.js';
 import { RequestAuth } from './auth/request-auth.js';
 import { ensureApiTokens } from './auth/config-tokens.js';
@@ -98,6 +99,8 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
     config, db, log, urls, version: JUPYTERHUB_VERSION, identities, authenticator, authenticatorKind: authPlugin.kind,
     spawnerPlugin, servers, routes, renderer,
   };
+  // As JupyterHub does at start-up: configured admins exist and are admins.
+  for (const name of config.authenticator.admin_users) await ensureUser(db, name.trim().toLowerCase(), { admin: true });
   await ensureApiTokens(db, config.hub.api_tokens);
 
   const secure = urls.publicOrigin.startsWith('https:') || config.hub.bind_url.startsWith('https:');

@@ -1,0 +1,158 @@
+// Black-box tests of the `tshub` CLI: each run spawns the compiled packages/hub/dist/main.js in a fresh
+// temp directory and looks only at what a user sees (exit code, stdout, stderr, ports, files on disk).
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import t, { type Test } from 'tap';
+import pg from 'pg';
+import { PGlite } from '@electric-sql/pglite';
+import { freePort, portInUse } from './support/free-port.js';
+import { need, postgresUrl } from './support/requirements.js';
+import { runCli, tempDir } from './support/run-cli.js';
+import { createTestDatabase } from './support/test-database.js';
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+interface Ports { publicPort: number; hubPort: number; apiPort: number }
+
+/** YAML config lines that would make a started hub listen on three fresh ports. */
+const listenOn = (p: Ports, hubPort: string | number = p.hubPort) =>
+  `hub:\n  bind_url: http://127.0.0.1:${p.publicPort}\n  hub_port: ${hubPort}\n` +
+  `proxy:\n  api_url: http://127.0.0.1:${p.apiPort}\n`;
+
+interface BadConfig {
+  name: string;
+  yaml: (p: Ports) => string;
+  /** Every pattern must appear in stderr, in one run. */
+  expect: RegExp[];
+  /** The ports that the config asks for (hub_port is not one when it is the broken value). */
+  ports: (p: Ports) => number[];
+}
+
+const allPorts = (p: Ports) => [p.publicPort, p.hubPort, p.apiPort];
+const BAD_CONFIGS: BadConfig[] = [
+  {
+    name: 'a misspelled key',
+    yaml: (p) => listenOn(p) + 'spawner: {start_timout: 5}\n',
+    expect: [/spawner\.start_timout/, /did you mean 'start_timeout'/],
+    ports: allPorts,
+  },
+  {
+    name: 'a value of the wrong type',
+    yaml: (p) => listenOn(p, '"abc"'),
+    expect: [/hub\.hub_port/, /"abc"/],
+    ports: (p) => [p.publicPort, p.apiPort],
+  },
+  {
+    name: 'a misspelled key, a wrong type and an unknown section at once',
+    yaml: (p) => listenOn(p, '"abc"') + 'spawner: {start_timout: 5}\nextras: {colour: blue}\n',
+    expect: [
+      /has 3 problems/,
+      /spawner\.start_timout: .*did you mean 'start_timeout'/,
+      /hub\.hub_port/,
+      /extras: unknown option.*hub, authenticator, spawner, proxy/,
+    ],
+    ports: (p) => [p.publicPort, p.apiPort],
+  },
+  {
+    name: 'an unknown spawner kind',
+    yaml: (p) => listenOn(p) + 'spawner: {kind: kubernetes}\n',
+    expect: [/spawner\.kind/, /"kubernetes"/, /known kinds: .*simple/, /local-process/],
+    ports: allPorts,
+  },
+  {
+    name: 'a YAML syntax error',
+    yaml: (p) => listenOn(p) + 'spawner: [start_timeout: : 5\n',
+    expect: [/tshub\.config\.yaml/, /cannot parse/],
+    ports: allPorts,
+  },
+];
+
+const freshPorts = async (): Promise<Ports> => ({ publicPort: await freePort(), hubPort: await freePort(), apiPort: await freePort() });
+
+t.test('a bad config stops `tshub` (start) before anything listens', async (t) => {
+  for (const bad of BAD_CONFIGS) {
+    await t.test(bad.name, async (t) => {
+      const ports = await freshPorts();
+      const dir = tempDir(t, { 'tshub.config.yaml': bad.yaml(ports) });
+      const run = await runCli(dir, [], { timeoutMs: 15_000 });
+      t.notOk(run.timedOut, 'the process exits on its own');
+      t.ok(run.ms < 5_000, `and quickly (${run.ms} ms)`);
+      t.not(run.code, 0, `exits non-zero (got ${run.code})`);
+      for (const re of bad.expect) t.match(run.stderr, re, `stderr reports ${re}`);
+      t.notMatch(run.stderr, /\n\s+at /, 'no stack trace');
+      for (const port of bad.ports(ports)) t.notOk(await portInUse(port), `nothing listens on configured port ${port}`);
+    });
+  }
+});
+
+t.test('tshub config check', async (t) => {
+  t.test('reports the same problems as start, exiting non-zero', async (t) => {
+    for (const bad of BAD_CONFIGS) {
+      const dir = tempDir(t, { 'tshub.config.yaml': bad.yaml(await freshPorts()) });
+      const [check, start] = [await runCli(dir, ['config', 'check']), await runCli(dir, [], { timeoutMs: 15_000 })];
+      t.not(check.code, 0, `${bad.name}: exits non-zero`);
+      for (const re of bad.expect) t.match(check.stderr, re, `${bad.name}: stderr reports ${re}`);
+      t.equal(check.stderr, start.stderr, `${bad.name}: same messages as start`);
+      t.equal(check.stdout, '', `${bad.name}: does not claim OK`);
+    }
+  });
+
+  const good = { hub: { hub_port: 9000, data_dir: 'state' }, spawner: { start_timeout: 5 }, authenticator: { kind: 'dummy' } };
+  const cases: [string, Record<string, string>, string[]][] = [
+    ['YAML', { 'tshub.config.yaml': 'hub:\n  hub_port: 9000\nspawner:\n  start_timeout: 5\nauthenticator:\n  kind: dummy\n' }, []],
+    ['JSON', { 'tshub.config.json': JSON.stringify(good) }, []],
+    ['TypeScript (export default)', { 'tshub.config.ts': `export default ${JSON.stringify(good)};\n` }, []],
+    ['--config FILE', { 'elsewhere.json': JSON.stringify(good) }, ['--config', 'elsewhere.json']],
+    ['no config file at all (defaults)', {}, []],
+  ];
+  for (const [name, files, extra] of cases) {
+    t.test(`accepts a good config: ${name}`, async (t) => {
+      const run = await runCli(tempDir(t, files), ['config', 'check', ...extra]);
+      t.equal(run.code, 0, `exit 0 (stderr: ${run.stderr.trim()})`);
+      t.match(run.stdout, /\bOK\b/, 'prints OK');
+      t.equal(run.stderr, '', 'nothing on stderr');
+    });
+  }
+
+  t.test('a --config file that does not exist is an error', async (t) => {
+    const run = await runCli(tempDir(t), ['config', 'check', '--config', 'missing.yaml']);
+    t.not(run.code, 0, 'exits non-zero');
+    t.match(run.stderr, /missing\.yaml/, 'names the file');
+  });
+});
+
+t.test('help and unknown commands', async (t) => {
+  // Help needs no (valid) config: it is what a confused user runs first.
+  const dir = tempDir(t, { 'tshub.config.yaml': 'spawner: [broken\n' });
+  const helps: [string[], RegExp][] = [
+    [['--help'], /Usage:[\s\S]*tshub migrate[\s\S]*tshub config check[\s\S]*tshub token USER/],
+    [['-h'], /Usage:/],
+    [['migrate', '--help'], /Usage: tshub migrate/],
+    [['token', '--help'], /Usage: tshub token USER/],
+    [['config', '--help'], /Usage: tshub config check/],
+  ];
+  for (const [args, usage] of helps) {
+    const run = await runCli(dir, args);
+    t.equal(run.code, 0, `tshub ${args.join(' ')} exits 0`);
+    t.match(run.stdout, usage, `tshub ${args.join(' ')} prints its usage`);
+    t.equal(run.stderr, '', `tshub ${args.join(' ')} writes nothing to stderr`);
+  }
+  const unknown = await runCli(dir, ['frobnicate']);
+  t.not(unknown.code, 0, 'an unknown command exits non-zero');
+  t.match(unknown.stderr, /unknown command 'frobnicate'/, 'names the command');
+  t.match(unknown.stderr, /tshub --help/, 'and points at --help');
+  t.equal(unknown.stdout, '');
+});
+
+/** A temp dir whose config keeps the embedded PGlite database inside it. */
+const pgliteDir = (t: Test) => {
+  const dir = tempDir(t);
+  return tempDirWithConfig(dir, `hub:\n  data_dir: ${JSON.stringify(dir)}\n`);
+};
+const tempDirWithConfig = (dir: string, yaml: string) => {
+  // written after creation so the config can name the directory itself
+  runSync(() => import('node:fs').then((fs) => fs.writeFileSync(path.join(dir, 'tshub.config.yaml'), yaml)));
+  return dir;
+};
+const runSync = (f: () => Promise<void>) => f(); // placeholder replaced below
