@@ -1,7 +1,7 @@
 // Black-box tests of the `tshub` CLI: each run spawns the compiled packages/hub/dist/main.js in a fresh
 // temp directory and looks only at what a user sees (exit code, stdout, stderr, ports, files on disk).
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import pg from 'pg';
@@ -145,14 +145,81 @@ t.test('help and unknown commands', async (t) => {
   t.equal(unknown.stdout, '');
 });
 
-/** A temp dir whose config keeps the embedded PGlite database inside it. */
+/** A temp dir whose config keeps the embedded PGlite database (and everything else) inside it. */
 const pgliteDir = (t: Test) => {
   const dir = tempDir(t);
-  return tempDirWithConfig(dir, `hub:\n  data_dir: ${JSON.stringify(dir)}\n`);
-};
-const tempDirWithConfig = (dir: string, yaml: string) => {
-  // written after creation so the config can name the directory itself
-  runSync(() => import('node:fs').then((fs) => fs.writeFileSync(path.join(dir, 'tshub.config.yaml'), yaml)));
+  writeFileSync(path.join(dir, 'tshub.config.yaml'), `hub:\n  data_dir: ${JSON.stringify(dir)}\n`);
   return dir;
 };
-const runSync = (f: () => Promise<void>) => f(); // placeholder replaced below
+
+t.test('tshub migrate creates the embedded database, then finds it up to date', async (t) => {
+  const dir = pgliteDir(t);
+  const first = await runCli(dir, ['migrate']);
+  t.equal(first.code, 0, `exit 0 (stderr: ${first.stderr.trim()})`);
+  t.match(first.stdout, /Applied migrations: \S+/, 'says which migrations were applied');
+  t.ok(existsSync(path.join(dir, 'db')), 'the database is in data_dir/db');
+  const second = await runCli(dir, ['migrate']);
+  t.equal(second.code, 0, 'second run exits 0');
+  t.match(second.stdout, /up to date/, 'second run says the database is up to date');
+  t.notMatch(second.stdout, /Applied/, 'and applies nothing');
+});
+
+t.test('tshub token USER prints a new token and stores only its hash', async (t) => {
+  const dir = pgliteDir(t);
+  const tokens: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    const run = await runCli(dir, ['token', 'alice']);
+    t.equal(run.code, 0, `exit 0 (stderr: ${run.stderr.trim()})`);
+    t.match(run.stdout, /^[0-9a-f]{32}\n$/, 'stdout is exactly one 32-hex-char token');
+    tokens.push(run.stdout.trim());
+  }
+  t.not(tokens[0], tokens[1], 'each run issues a different token');
+
+  const db = new PGlite(path.join(dir, 'db'));
+  try {
+    const { rows } = await db.query<{ hashed: string; prefix: string; name: string }>(
+      'select t.hashed, t.prefix, u.name from api_tokens t join users u on u.id = t.user_id order by t.id',
+    );
+    t.same(rows.map((r) => r.name), ['alice', 'alice'], 'both tokens belong to alice (created on first use)');
+    t.same(rows.map((r) => r.hashed), tokens.map(sha256), 'the stored value is sha256(token)');
+    t.same(rows.map((r) => r.prefix), tokens.map((tok) => tok.slice(0, 4)), 'with the token prefix kept for display');
+    const dump = JSON.stringify((await db.query('select * from api_tokens')).rows);
+    for (const tok of tokens) t.notOk(dump.includes(tok), 'the plaintext token is nowhere in api_tokens');
+  } finally {
+    await db.close();
+  }
+});
+
+t.test('tshub token without a user name is a usage error', async (t) => {
+  const run = await runCli(pgliteDir(t), ['token']);
+  t.not(run.code, 0, 'exits non-zero');
+  t.match(run.stderr, /usage: tshub token USER/i, 'says how to call it');
+  t.equal(run.stdout, '', 'prints no token');
+});
+
+t.test('tshub migrate against Postgres (hub.db_url)', async (t) => {
+  if (!need(t, postgresUrl() !== '', 'Postgres (set TSHUB_TEST_POSTGRES_URL)')) return;
+  const created = await createTestDatabase(postgresUrl());
+  t.teardown(() => created.drop());
+  const dir = tempDir(t);
+  writeFileSync(path.join(dir, 'tshub.config.yaml'), `hub:\n  data_dir: ${JSON.stringify(dir)}\n  db_url: ${JSON.stringify(created.url)}\n`);
+
+  const first = await runCli(dir, ['migrate']);
+  t.equal(first.code, 0, `exit 0 (stderr: ${first.stderr.trim()})`);
+  t.match(first.stdout, /Applied migrations: \S+/, 'says which migrations were applied');
+  t.notOk(existsSync(path.join(dir, 'db')), 'no embedded database was created instead');
+  const second = await runCli(dir, ['migrate']);
+  t.equal(second.code, 0, 'second run exits 0');
+  t.match(second.stdout, /up to date/, 'second run says up to date');
+
+  const client = new pg.Client({ connectionString: created.url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ table_name: string }>(
+      "select table_name from information_schema.tables where table_schema = 'public' and table_name in ('users', 'api_tokens')",
+    );
+    t.same(rows.map((r) => r.table_name).sort(), ['api_tokens', 'users'], 'the schema is in the Postgres database');
+  } finally {
+    await client.end();
+  }
+});

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs the Debian packages tshub's tests use (as root): the real single-user server and kernel,
+# Postgres. Skips apt entirely when everything is already there.
+set -euo pipefail
+PKGS=(jupyterhub python3-notebook python3-ipykernel postgresql)
+missing=()
+for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  [ "$(id -u)" = 0 ] || { echo "need root to install: ${missing[*]}" >&2; exit 1; }
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs every suite against the real components: installs what is missing (Debian packages, npm
+# dependencies), starts a throwaway Postgres, runs `npm test` with TSHUB_TEST_REQUIRE_ALL=1 so no
+# suite can silently skip, and stops what it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-system-deps.sh
+[ -d node_modules ] || npm ci
+PG_URL=$(bash scripts/test-postgres.sh start)
+trap 'bash scripts/test-postgres.sh stop' EXIT
+export TSHUB_TEST_POSTGRES_URL="$PG_URL" TSHUB_TEST_REQUIRE_ALL=1
+npm test
