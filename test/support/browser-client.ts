@@ -70,6 +70,21 @@ export class BrowserClient {
     return this.submit(form, action, { username, password });
   }
 
+  /** The hub's xsrf token for this client, as a page would embed it (for cookie-authenticated API calls). */
+  async hubXsrf(): Promise<string> {
+    const find = (text: string) => /name="_xsrf" value="([^"]*)"/.exec(text)?.[1] ?? /data-xsrf="([^"]*)"/.exec(text)?.[1];
+    const token = find((await this.request('/hub/home')).text) ?? find((await this.request('/hub/login')).text);
+    if (!token) throw new Error('no xsrf token on the home or login page');
+    return token;
+  }
+
+  /** A cookie-authenticated hub API call, as the hub's own pages make them (with X-XSRFToken). */
+  async api(path: string, init: RequestInit = {}): Promise<Page> {
+    const headers = new Headers(init.headers);
+    headers.set('x-xsrftoken', await this.hubXsrf());
+    return this.request(`/hub/api${path}`, { ...init, headers });
+  }
+
   async cookieValue(name: string, url = '/'): Promise<string | undefined> {
     const cookies = await this.jar.getCookies(this.abs(url));
     return cookies.find((c) => c.key === name)?.value;

@@ -63,14 +63,22 @@ export function studentFlowSuite(db: DbKind): void {
     });
 
     t.test('logout ends the session', async (t) => {
+      const before = await alice.api('/user');
+      t.equal(before.status, 200, 'the hub API knows her cookie before logout');
+      t.equal(JSON.parse(before.text).name, 'alice');
       const home = await alice.get('/hub/home');
       t.equal(home.status, 200, 'home page while logged in');
       t.match(home.text, /alice/);
       await alice.get('/hub/logout');
       const after = await alice.get('/hub/home');
       t.match(new URL(after.url).pathname, /\/hub\/login$/, 'after logout, the hub asks for a login again');
-      const api = await alice.request('/hub/api/user');
+      const api = await alice.api('/user');
       t.equal(api.status, 403, 'and the API no longer knows her cookie');
+      t.equal(JSON.parse(api.text).message, 'Missing or invalid credentials.');
+      const server = await alice.get('/user/alice/api/contents');
+      t.equal(await alice.cookieValue('jupyterhub-user-alice', '/user/alice/'), undefined, 'logout also dropped her server cookie');
+      t.equal(server.status, 403, 'so her server refuses her API calls until she logs in again');
+      t.notMatch(server.text, /"type": ?"directory"/, 'instead of showing her files');
     });
   });
 }

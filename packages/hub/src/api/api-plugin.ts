@@ -39,7 +39,11 @@ export async function apiPlugin(app: FastifyInstance, env: ApiEnv & { pages: Pag
     if (status >= 500 && err instanceof HubError && status !== 500) env.hub.log.warn({ url: req.url, status }, message);
     return reply.code(status).type('application/json').send({ status, message });
   });
-  app.setNotFoundHandler((req, reply) => reply.code(404).type('application/json').send({ status: 404, message: `Not found: ${req.method} ${req.url.split('?')[0]}` }));
+  const notFound = (req: { method: string; url: string }, reply: import('fastify').FastifyReply) =>
+    reply.code(404).type('application/json').send({ status: 404, message: `Not found: ${req.method} ${req.url.split('?')[0]}` });
+  app.setNotFoundHandler(notFound);
+  // The pages' catch-all would otherwise answer unknown API paths with HTML.
+  app.all('/*', async (req, reply) => notFound(req, reply));
 
   await infoRoutes(app, env);
   await whoamiRoutes(app, env);

@@ -2,6 +2,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HubError } from '@tshub/plugin-api';
 import { runLoginFlow } from '../auth/login-flow.js';
 import { ensureUser } from '../db/users.js';
+import { serverClientId } from '../services/server-credentials.js';
+import { userServerPath } from '../url-escape.js';
 import { safeNext } from './safe-next.js';
 import type { PageEnv } from './page-env.js';
 
@@ -61,6 +63,14 @@ export async function loginPages(app: FastifyInstance, env: PageEnv): Promise<vo
       await Promise.all(hub.servers.forUser(who.identity.userId).map((rt) => hub.servers.stop(rt)));
     }
     await auth.endSession(req, reply);
+    if (who) {
+      // The browser also drops its cookies for the user's servers, so an open server tab is logged
+      // out too instead of riding on the server's five-minute cache of the hub's answer.
+      const names = await hub.db.selectFrom('spawners').select('name').where('user_id', '=', who.identity.userId).execute();
+      for (const { name } of names.length ? names : [{ name: '' }]) {
+        reply.clearCookie(serverClientId(who.identity.name, name), { path: userServerPath(hub.urls.baseUrl, who.identity.name, name) });
+      }
+    }
     return reply.redirect(`${prefix}login`);
   });
 
