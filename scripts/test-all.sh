@@ -6,7 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-system-deps.sh
 [ -d node_modules ] || npm ci
-PG_URL=$(bash scripts/test-postgres.sh start)
-trap 'bash scripts/test-postgres.sh stop' EXIT
+# A cluster that was already running (a developer's) is left running.
+if bash scripts/test-postgres.sh status >/dev/null 2>&1; then
+  PG_URL=$(bash scripts/test-postgres.sh start)
+else
+  PG_URL=$(bash scripts/test-postgres.sh start)
+  trap 'bash scripts/test-postgres.sh stop' EXIT
+fi
 export TSHUB_TEST_POSTGRES_URL="$PG_URL" TSHUB_TEST_REQUIRE_ALL=1
 npm test

@@ -14,12 +14,18 @@ case "${1:-start}" in
       mkdir -p "$PGDIR"; [ "$(id -u)" = 0 ] && chown postgres:postgres "$PGDIR"
       as_pg "$BIN/initdb" -D "$PGDIR" -U postgres --auth=trust -E UTF8 >/dev/null
     fi
+    if as_pg "$BIN/pg_ctl" -D "$PGDIR" status >/dev/null 2>&1; then
+      echo "postgres://postgres@127.0.0.1:$PGPORT/postgres"; exit 0
+    fi
     as_pg "$BIN/pg_ctl" -D "$PGDIR" -w -l "$PGDIR/server.log" \
       -o "-c listen_addresses=127.0.0.1 -p $PGPORT -k /tmp -c max_connections=300 -c fsync=off -c synchronous_commit=off" start >/dev/null
     echo "postgres://postgres@127.0.0.1:$PGPORT/postgres"
     ;;
+  status)
+    as_pg "$BIN/pg_ctl" -D "$PGDIR" status >/dev/null 2>&1
+    ;;
   stop)
     [ -f "$PGDIR/postmaster.pid" ] && as_pg "$BIN/pg_ctl" -D "$PGDIR" -m fast -w stop >/dev/null || true
     ;;
-  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+  *) echo "usage: $0 start|status|stop" >&2; exit 2 ;;
 esac

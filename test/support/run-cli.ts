@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Test } from 'tap';
 
 /** The compiled CLI (`npx tsc -b` first); tap runs with cwd = the repo root. */
-export const CLI = '/tmp/tshub-patched/packages/hub/dist/main.js';
+export const CLI = path.resolve(process.cwd(), 'packages/hub/dist/main.js');
 
 export interface CliResult {
   /** Exit code, or null when killed (timeout). */

@@ -40,6 +40,8 @@ async function main(): Promise<void> {
     process.stdout.write(HELP[command === 'start' ? '' : command] ?? HELP['']!);
     return;
   }
+  if (command === 'config' && rest[0] !== 'check') fail('usage: tshub config check [--config FILE]');
+  if (command === 'token' && !rest[0]) fail('usage: tshub token USER [--note TEXT] [--config FILE]');
   const { config } = await loadConfigOrExit(values.config);
 
   if (command === 'config') {

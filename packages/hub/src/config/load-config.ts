@@ -32,7 +32,10 @@ export async function readConfigFile(file: string): Promise<unknown> {
   if (ext === '.js' || ext === '.mjs' || ext === '.ts' || ext === '.mts') {
     const url = pathToFileURL(path.resolve(file)).href;
     const mod = ext === '.ts' || ext === '.mts' ? await (await import('tsx/esm/api')).tsImport(url, import.meta.url) : await import(url);
-    return (mod as { default?: unknown }).default ?? mod;
+    let value = (mod as { default?: unknown }).default ?? mod;
+    // A .ts file outside a "type": "module" package is compiled to CommonJS by tsx: the default export sits one level deeper.
+    if (value && typeof value === 'object' && (value as { __esModule?: unknown }).__esModule && 'default' in value) value = (value as { default: unknown }).default;
+    return value;
   }
   throw new Error(`${file}: unsupported config file type '${ext}' (use .yaml, .yml, .json, .js or .ts)`);
 }

@@ -27,7 +27,7 @@ export function validateConfig(raw: unknown, registry: Registry): ConfigResult {
   const spawner = pick('spawner', registry.spawners, 'simple');
   const props = (p: { configSchema: Record<string, unknown> } | undefined) => (p?.configSchema.properties ?? {}) as Record<string, unknown>;
 
-  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
   const validate = ajv.compile(composeSchema(props(auth), props(spawner)));
   if (!validate(input)) {
     for (const e of validate.errors ?? []) errors.push(formatError(e, input));
