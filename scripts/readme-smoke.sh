@@ -12,8 +12,9 @@ log=$(mktemp)
 setsid bash -c "$line" >"$log" 2>&1 &
 pid=$!
 cleanup() {
+  # SIGTERM lets the hub stop its servers and proxy; wait for the whole process group to finish.
   kill -TERM -- "-$pid" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  for _ in $(seq 1 300); do kill -0 -- "-$pid" 2>/dev/null || break; sleep 0.1; done
   kill -KILL -- "-$pid" 2>/dev/null || true
   rm -rf tshub-data tshub-homes "$log"
 }

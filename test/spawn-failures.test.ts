@@ -168,32 +168,46 @@ t.test('spawn timeout: the process starts but never answers HTTP', async (t) => 
   await assertNoServer(t, th);
 });
 
+/** A server command whose first run does `firstRun` (and fails); later runs are the real jupyterhub-singleuser. */
+function failsOnceThenSingleuser(t: Test, firstRun: string): Record<string, unknown> {
+  const s = script(t, `if [ ! -e "$DIR/ran-once" ]; then\n  touch "$DIR/ran-once"\n  ${firstRun}\nfi\nexec ${SINGLEUSER} "$@"`);
+  return { cmd: [s.file], args: asRoot ? ['--allow-root'] : [] };
+}
+
+/** Follows the failure page's "Try again" link and checks alice reaches her running server. */
+async function assertTryAgainWorks(t: Test, th: TestHub, alice: BrowserClient, failed: Page, extra: { todo?: string } = {}): Promise<void> {
+  alice.hops.length = 0;
+  const landed = await alice.get(linkTo(failed, 'Try again')!);
+  t.equal(landed.status, 200, `"Try again" ends on a page with 200 (hops: ${alice.hops.join(' | ')})`, extra);
+  t.match(new URL(landed.url).pathname, /^\/user\/alice\//, 'in alice\'s own server', extra);
+  const status = await alice.request('/user/alice/api/status');
+  t.equal(status.status, 200, '/user/alice/api/status through the proxy', extra);
+  t.match(status.text, /"kernels"/, 'is the server\'s JSON', extra);
+  t.match((await api(th, 'GET', '/users/alice')).body, { server: '/user/alice/', pending: null }, 'the API shows the server running', extra);
+}
+
 t.test('the student can start again after a failure', async (t) => {
   if (!need(t, hasSingleuser(), 'jupyterhub-singleuser (apt-get install jupyterhub python3-notebook)')) return;
-  const s = script(t, [
-    'if [ ! -e "$DIR/failed-once" ]; then',
-    '  touch "$DIR/failed-once"',
-    '  echo "first run: crashing on purpose" >&2',
-    '  exit 1',
-    'fi',
-    `exec ${SINGLEUSER} "$@"`,
-  ].join('\n'));
-  const th = await hubWith(t, { cmd: [s.file], args: asRoot ? ['--allow-root'] : [] });
+  const th = await hubWith(t, failsOnceThenSingleuser(t, 'echo "first run: crashing on purpose" >&2; exit 1'));
 
   const alice = new BrowserClient(th.publicUrl);
   const failed = await alice.login('alice');
   assertFailurePage(t, alice, failed, ['The server exited before it was ready.', 'first run: crashing on purpose']);
-
-  alice.hops.length = 0;
-  const landed = await alice.get(linkTo(failed, 'Try again')!);
-  t.equal(landed.status, 200, `"Try again" ends on a page with 200 (hops: ${alice.hops.join(' | ')})`);
-  t.match(new URL(landed.url).pathname, /^\/user\/alice\//, 'in alice\'s own server');
-  const status = await alice.request('/user/alice/api/status');
-  t.equal(status.status, 200, '/user/alice/api/status through the proxy');
-  t.match(JSON.parse(status.text), { kernels: Number }, 'is the server\'s JSON');
-  t.match((await api(th, 'GET', '/users/alice')).body, { server: '/user/alice/', pending: null }, 'the API shows the server running');
+  await assertTryAgainWorks(t, th, alice, failed);
 
   const home = await alice.get('/hub/home');
   t.notMatch(textOf(home), 'The last attempt to start your server failed', 'the home page no longer shows the old failure');
   t.equal(linkTo(home, 'My Server'), '/user/alice/', 'and links to the running server');
+});
+
+t.test('"Try again" at once, while the failed server is still being stopped', async (t) => {
+  if (!need(t, hasSingleuser(), 'jupyterhub-singleuser (apt-get install jupyterhub python3-notebook)')) return;
+  // The first run ignores SIGTERM, so stopping it takes the hub's full grace second before SIGKILL.
+  const th = await hubWith(t, { ...failsOnceThenSingleuser(t, "trap '' TERM; exec sleep 600"), http_timeout: 1 });
+  const alice = new BrowserClient(th.publicUrl);
+  const failed = await alice.login('alice');
+  assertFailurePage(t, alice, failed, [/did not answer within 1 seconds?\./]);
+  // Known hub bug (reported with a patch): the runtime turns 'failed' before the old process is stopped
+  // and its credentials revoked, so a retry in that window has its new token and OAuth client revoked.
+  await assertTryAgainWorks(t, th, alice, failed);
 });

@@ -64,6 +64,12 @@ export async function startTestHub(t: Test, opts: TestHubOptions = {}): Promise<
   const logger = pino({ level: process.env.TSHUB_TEST_LOG ?? 'silent' });
 
   const state = {} as TestHub;
+  // Registered before anything can fail, so a hub that does not boot still leaves nothing behind.
+  t.teardown(async () => {
+    if (state.hub) await state.stop();
+    if (dropDb) await dropDb();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
   const boot = async () => {
     state.hub = await buildHub({ config: structuredClone(result.config), logger });
     state.started = await state.hub.start({ hubPort: 0 });
@@ -86,11 +92,6 @@ export async function startTestHub(t: Test, opts: TestHubOptions = {}): Promise<
       await Promise.all([...state.hub.ctx.servers.all].map((rt) => state.hub.ctx.servers.stop(rt, { now: true })));
       await state.hub.close();
     },
-  });
-  t.teardown(async () => {
-    await state.stop();
-    if (dropDb) await dropDb();
-    rmSync(dataDir, { recursive: true, force: true });
   });
   return state;
 }

@@ -223,7 +223,7 @@ t.test('home: start link when stopped, server link and stop button when running'
   });
   t.match(stopped, /<a id="start" class="btn btn-primary" href="\/hub\/spawn">Start My Server<\/a>/);
   t.notMatch(stopped, /Stop My Server/);
-  t.ok(stopped.includes('The last attempt to start your server failed: Spawn failed: boom'));
+  t.match(stopped, /The last attempt to start your server failed: <span class="lines">Spawn failed: boom<\/span>/);
   t.notMatch(stopped, /Named servers/);
   const running = r.render('home.html', pages['home.html']!);
   t.match(running, /href="\/user\/alice@uni.edu\/">My Server<\/a>/);
@@ -261,7 +261,7 @@ t.test('not-running: failure message, launch link, implicit spawn countdown', as
   t.match(html, /data-seconds="5"/);
   t.match(html, /<meta http-equiv="refresh" content="5;url=\/hub\/spawn\/alice%40uni.edu">/);
   const failed = r.render('not-running.html', { ...pages['not-running.html'], failed_message: 'Spawn failed: <oops>' });
-  t.ok(failed.includes('The last attempt to start your server failed: Spawn failed: &lt;oops&gt;'));
+  t.match(failed, /The last attempt to start your server failed: <span class="lines">Spawn failed: &lt;oops&gt;<\/span>/);
   t.notMatch(failed, /data-seconds=/, 'no implicit spawn after a failure');
   const noAuto = r.render('not-running.html', { ...pages['not-running.html'], implicit_spawn_seconds: 0 });
   t.notMatch(noAuto, /countdown|http-equiv="refresh"/);

@@ -62,11 +62,13 @@ export async function runSpawn(mgr: ServerManager, rt: ServerRuntime, user: Spaw
   } catch (err) {
     const cancelled = rt.abort.signal.aborted && !(rt.abort.signal.reason instanceof StartTimeout);
     const { message, reason } = cancelled ? { message: 'Spawn cancelled', reason: 'cancelled' } : await describe(err, spawner, mgr);
-    rt.failure = { message, reason };
-    rt.phase = 'failed';
     log.warn({ user: user.name, server: rt.serverName, reason, err: err instanceof SpawnError ? err.message : String(err) }, 'spawn failed');
+    // The runtime stays 'spawning' until the process is gone and its credentials are revoked: a retry
+    // started any earlier would share this spawner row, and the cleanup would revoke its new token.
     if (spawner) await spawner.stop({ now: true }).catch((e) => log.warn({ err: String(e) }, 'stop after failed spawn failed'));
     await mgr.cleanupFailed(rt).catch((e) => log.error({ err: String(e) }, 'cleanup after failed spawn failed'));
+    rt.failure = { message, reason };
+    rt.phase = 'failed';
     rt.emit({ progress: 100, failed: true, message: cancelled ? message : `Spawn failed: ${message}` });
     return false;
   }
@@ -78,8 +80,8 @@ async function describe(err: unknown, spawner: Spawner | null, mgr: ServerManage
     const text = lastOutput ? await lastOutput.call(spawner).catch(() => '') : '';
     return text.trim() ? `\nLast output of the server:\n${text.trim()}` : '';
   };
-  if (err instanceof StartTimeout) return { reason: 'timeout', message: `Timeout: the server did not start within ${mgr.common.start_timeout} seconds.${await output()}` };
-  if (err instanceof HttpTimeout) return { reason: 'timeout', message: `Timeout: the server started but did not answer within ${mgr.common.http_timeout} seconds.${await output()}` };
+  if (err instanceof StartTimeout) return { reason: 'timeout', message: `Timeout: the server did not start within ${plural(mgr.common.start_timeout, 'second')}.${await output()}` };
+  if (err instanceof HttpTimeout) return { reason: 'timeout', message: `Timeout: the server started but did not answer within ${plural(mgr.common.http_timeout, 'second')}.${await output()}` };
   if (err instanceof ExitedEarly) return { reason: 'exited', message: `The server exited before it was ready.${await output()}` };
   if (err instanceof SpawnError) return { reason: err.reason, message: err.message.replace(/^Spawn failed: /, '') };
   mgr.deps.log.error({ err }, 'spawner crashed');
@@ -108,3 +110,5 @@ async function forwardProgress(spawner: Spawner, rt: ServerRuntime): Promise<voi
     // Progress is advisory; the spawn's own result decides.
   }
 }
+
+const plural = (n: number, unit: string) => `${n} ${unit}${n === 1 ? '' : 's'}`;

@@ -202,18 +202,18 @@ export class ServerManager implements RouteSource {
   }
 
   /** Clears a server's row and credentials and drops its runtime (not a failed one's record). */
-  async #forget(rt: ServerRuntime): Promise<void> {
+  async #forget(rt: ServerRuntime, opts: { keepRuntime?: boolean } = {}): Promise<void> {
     const k = key(rt.userId, rt.serverName);
     await revokeServerCredentials(this.deps.db, rt.spawnerId, serverClientId(rt.userName, rt.serverName));
     await markSpawnerStopped(this.deps.db, rt.spawnerId);
     this.deps.identities.invalidate();
-    if (this.#runtimes.get(k) === rt && rt.phase !== 'failed') this.#runtimes.delete(k);
+    if (!opts.keepRuntime && this.#runtimes.get(k) === rt && rt.phase !== 'failed') this.#runtimes.delete(k);
   }
 
   /** After a failed spawn: clean up but keep the runtime so pages can show the failure. */
   async cleanupFailed(rt: ServerRuntime): Promise<void> {
     await this.deps.routes.delete(rt.prefix).catch(() => undefined);
-    await this.#forget(rt);
+    await this.#forget(rt, { keepRuntime: true });
   }
 
   #schedulePoll(rt: ServerRuntime): void {
@@ -234,6 +234,6 @@ export class ServerManager implements RouteSource {
     this.deps.log.warn({ user: rt.userName, server: rt.serverName, exitCode: 'exitCode' in status ? status.exitCode : undefined }, 'server is no longer running; removing its route');
     rt.phase = 'stopping';
     await this.deps.routes.delete(rt.prefix).catch(() => undefined);
-    await this.#forget(rt);
+    await this.#forget(rt, { keepRuntime: true });
   }
 }
