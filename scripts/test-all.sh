@@ -15,3 +15,5 @@ else
 fi
 export TSHUB_TEST_POSTGRES_URL="$PG_URL" TSHUB_TEST_REQUIRE_ALL=1
 npm test
+# The hub-level suites once more, on Postgres instead of the embedded PGlite.
+TSHUB_TEST_DB=postgres npx tap $(ls test/*.test.ts | grep -v -e cli.test.ts -e -pglite.test.ts)

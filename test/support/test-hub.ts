@@ -39,7 +39,9 @@ export async function startTestHub(t: Test, opts: TestHubOptions = {}): Promise<
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tshub-test-'));
   let dbUrl = 'pglite:memory:';
   let dropDb: (() => Promise<void>) | null = null;
-  if (opts.db === 'postgres') {
+  // TSHUB_TEST_DB=postgres runs every hub suite on Postgres instead of the embedded database.
+  const db = opts.db ?? (process.env.TSHUB_TEST_DB === 'postgres' ? 'postgres' : 'pglite');
+  if (db === 'postgres') {
     const created = await createTestDatabase(postgresUrl());
     dbUrl = created.url;
     dropDb = created.drop;
