@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages tshub's tests use (as root): the real single-user server and kernel,
-# Postgres. Skips apt entirely when everything is already there.
+# Postgres, Chromium for the real-browser page tests. Skips apt entirely when everything is already there.
 set -euo pipefail
-PKGS=(jupyterhub python3-notebook python3-ipykernel postgresql)
+PKGS=(jupyterhub python3-notebook python3-ipykernel postgresql chromium)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

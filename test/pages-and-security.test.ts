@@ -99,12 +99,13 @@ t.test('server pages: not running, user-redirect, progress stream, death noticed
   const pid = rt?.spawner?.state().pid as number;
   process.kill(-pid, 'SIGKILL');
   let gone = false;
-  for (let i = 0; i < 60 && !gone; i++) {
+  let model: { servers?: object } = {};
+  for (let i = 0; i < 60 && !(gone && Object.keys(model.servers ?? { x: 1 }).length === 0); i++) {
     await new Promise((r) => setTimeout(r, 100));
     gone = !(await th.hub.ctx.routes.client.getRoutes()).has('/user/alice/');
+    model = (await (await api('/users/alice')).json()) as { servers: object };
   }
   t.ok(gone, 'a server that died is noticed by polling and its route removed');
-  const model = (await (await api('/users/alice')).json()) as { servers: object };
   t.same(model.servers, {}, 'and the API shows it stopped');
   const again = await c.get('/user/alice/tree');
   t.equal(again.status, 424, 'its URL offers to start it again');

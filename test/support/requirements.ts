@@ -19,3 +19,5 @@ export const SINGLEUSER = '/usr/bin/jupyterhub-singleuser';
 export const hasSingleuser = () => existsSync(SINGLEUSER);
 export const hasIpykernel = () => existsSync('/usr/lib/python3/dist-packages/ipykernel');
 export const postgresUrl = () => process.env.TSHUB_TEST_POSTGRES_URL ?? '';
+export const CHROMIUM = '/usr/bin/chromium';
+export const hasChromium = () => existsSync(CHROMIUM);

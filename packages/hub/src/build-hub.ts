@@ -10,6 +10,8 @@ import { openDatabase, type OpenDatabase } from './db/open-database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { pluginStore } from './db/plugin-store.js';
 import { ensureUser } from './db/users.js';
+import { loadGroups } from './services/load-groups.js';
+import { syncRoles } from './services/sync-roles.js';
 import { IdentityResolver } from './auth/identity.js';
 import { RequestAuth } from './auth/request-auth.js';
 import { ensureApiTokens } from './auth/config-tokens.js';
@@ -101,6 +103,8 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   };
   // As JupyterHub does at start-up: configured admins exist and are admins.
   for (const name of config.authenticator.admin_users) await ensureUser(db, name.trim().toLowerCase(), { admin: true });
+  await loadGroups(db, config.hub.load_groups);
+  await syncRoles(db, config.load_roles, config.authenticator.admin_users.map((n) => n.trim().toLowerCase()), log);
   await ensureApiTokens(db, config.hub.api_tokens);
 
   const secure = urls.publicOrigin.startsWith('https:') || config.hub.bind_url.startsWith('https:');

@@ -1,7 +1,8 @@
 import type { Kysely } from 'kysely';
 import { hashSecret } from './secrets.js';
 import { expandScopes, intersectScopes, toScopeSet, type ScopeSet } from './scopes.js';
-import { identifyScopes, userScopes } from './roles.js';
+import { identifyScopes } from './roles.js';
+import { userRoleScopes } from './role-scopes.js';
 import type { Database } from '../db/schema.js';
 import { userGroupNames } from '../db/users.js';
 
@@ -82,7 +83,7 @@ export class IdentityResolver {
     if (!row) return null;
     if (row.expires_at && row.expires_at.getTime() <= Date.now()) return null;
     const groups = await userGroupNames(this.#db, row.user_id);
-    const owner = userScopes(row.name, row.admin);
+    const owner = await userRoleScopes(this.#db, { id: row.user_id, name: row.name, admin: row.admin });
     const requested = expandScopes(row.scopes.includes('inherit') ? owner.list : row.scopes, row.name);
     const scopes = [...new Set([...intersectScopes(requested, owner.set), ...identifyScopes(row.name)])].sort();
     return {
@@ -100,7 +101,7 @@ export class IdentityResolver {
       .executeTakeFirst();
     if (!row || row.expires_at.getTime() <= Date.now()) return null;
     const groups = await userGroupNames(this.#db, row.user_id);
-    const owner = userScopes(row.name, row.admin);
+    const owner = await userRoleScopes(this.#db, { id: row.user_id, name: row.name, admin: row.admin });
     return {
       kind: 'user', userId: row.user_id, name: row.name, admin: row.admin, groups, scopes: owner.list, scopeSet: owner.set,
       tokenId: null, sessionId: sessionHash, tokenNote: null, expiresAt: row.expires_at,

@@ -45,6 +45,11 @@ export const HubSection = Type.Object(
     api_page_default_limit: Int(50, 'Default page size of paginated API lists.', 1),
     api_page_max_limit: Int(200, 'Largest page size of API lists (and the silent cap without pagination).', 1),
     api_tokens: StrMap('Pre-shared API tokens for scripts: token -> user name. Stored hashed; the user is created if missing.'),
+    load_groups: opt(
+      Type.Record(Type.String(), Type.Union([Type.Array(Type.String()), Type.Object({ users: Type.Optional(Type.Array(Type.String())), properties: Type.Optional(Type.Record(Type.String(), Type.Unknown())) }, closed)])),
+      {},
+      'Groups to create at start-up: name -> [users] or {users, properties}. Only adds.',
+    ),
     template_paths: StrList('Directories searched before the built-in templates; a file there overrides the built-in one of the same name.'),
     template_vars: opt(Type.Record(Type.String(), Type.Unknown()), {}, 'Extra variables available in every template.'),
     announcement: Str('', 'A message shown at the top of every page.'),
@@ -79,8 +84,8 @@ export const SpawnerCommon = {
   start_timeout: Num(60, 'Seconds the spawner may take to start the server.', 1),
   http_timeout: Num(30, 'Seconds the started server may take to answer HTTP.', 1),
   poll_interval: Num(30, 'Seconds between checks that a running server is still alive.', 0.05),
-  mem_limit: opt(Type.Union([Type.String({ pattern: '^[0-9.]+[KMGT]?$' }), Type.Number(), Type.Null()]), null, 'Memory limit (bytes or 512M, 2G...).'),
-  mem_guarantee: opt(Type.Union([Type.String({ pattern: '^[0-9.]+[KMGT]?$' }), Type.Number(), Type.Null()]), null, 'Memory guarantee.'),
+  mem_limit: opt(Type.Union([Type.String({ pattern: '^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)[KMGT]?$' }), Type.Number(), Type.Null()]), null, 'Memory limit (bytes or 512M, 2G...).'),
+  mem_guarantee: opt(Type.Union([Type.String({ pattern: '^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)[KMGT]?$' }), Type.Number(), Type.Null()]), null, 'Memory guarantee.'),
   cpu_limit: opt(Type.Union([Type.Number(), Type.Null()]), null, 'CPU limit (cores).'),
   cpu_guarantee: opt(Type.Union([Type.Number(), Type.Null()]), null, 'CPU guarantee (cores).'),
   options_form: Str('', 'HTML fields shown on the spawn page; their values become user_options.'),
@@ -101,6 +106,43 @@ export const ProxySection = Type.Object(
   closed,
 );
 
+/** One entry of `load_roles` (JupyterHub.load_roles). */
+export const RoleEntry = Type.Object(
+  {
+    name: Type.String({ minLength: 1, pattern: '^[a-z][a-z0-9_.-]*$', description: 'Role name (lower case); user, admin, server and token are the default roles and merge with what is given here.' }),
+    description: Type.Optional(Type.String({ description: 'What the role is for.' })),
+    scopes: Type.Optional(Type.Array(Type.String(), { description: 'Scopes the role grants, e.g. read:users!group=class.' })),
+    users: Type.Optional(Type.Array(Type.String(), { description: 'Exactly these users hold the role (created if missing).' })),
+    groups: Type.Optional(Type.Array(Type.String(), { description: 'Exactly these groups hold the role (created if missing).' })),
+    services: Type.Optional(Type.Array(Type.String(), { description: 'Exactly these services hold the role (they must be defined).' })),
+  },
+  closed,
+);
+
+/** One entry of `services` (JupyterHub.services). */
+export const ServiceEntry = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 255, pattern: '^[^/\\\\\\s]+$', description: 'Service name; routed at /services/<name>/ when it has a url.' }),
+    url: Type.Optional(Type.String({ description: 'Where the service listens; the proxy routes /services/<name>/ to it.' })),
+    command: Type.Optional(Type.Array(Type.String(), { minItems: 1, description: 'Makes it a managed service: the hub runs this command and restarts it if it dies.' })),
+    environment: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'Extra environment for a managed service.' })),
+    cwd: Type.Optional(Type.String({ description: 'Working directory of a managed service.' })),
+    user: Type.Optional(Type.String({ description: 'System user a managed service runs as (the hub must run as root).' })),
+    admin: Type.Optional(Type.Boolean({ description: 'Give the service the admin role.' })),
+    api_token: Type.Optional(Type.String({ minLength: 8, description: 'A pre-shared API token for the service (stored hashed).' })),
+    oauth_client_id: Type.Optional(Type.String({ pattern: '^service-', description: 'OAuth client id (default service-<name>).' })),
+    oauth_redirect_uri: Type.Optional(Type.String({ description: 'OAuth redirect URI (default /services/<name>/oauth_callback when url is set).' })),
+    oauth_no_confirm: Type.Optional(Type.Boolean({ description: 'Skip the OAuth confirmation page for this service.' })),
+    oauth_client_allowed_scopes: Type.Optional(Type.Array(Type.String(), { description: 'Scopes the service may request from users through OAuth.' })),
+    oauth_roles: Type.Optional(Type.Array(Type.String(), { description: 'Deprecated: roles whose scopes the service may request.' })),
+    info: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Free-form information shown in the API.' })),
+    display: Type.Optional(Type.Boolean({ description: 'List the service on the home page.' })),
+  },
+  closed,
+);
+
+export type RoleConfig = Static<typeof RoleEntry>;
+export type ServiceConfig = Static<typeof ServiceEntry>;
 export type HubConfig = Required<Static<typeof HubSection>>;
 export type ProxyConfig = Required<Static<typeof ProxySection>>;
 type CommonOf<T extends Record<string, TSchema>> = Required<Static<ReturnType<typeof Type.Object<T>>>>;
@@ -113,6 +155,8 @@ export interface TshubConfig {
   authenticator: AuthenticatorConfig;
   spawner: SpawnerConfig;
   proxy: ProxyConfig;
+  load_roles: RoleConfig[];
+  services: ServiceConfig[];
 }
 
 /** The composed JSON Schema of a config file, given the chosen plugins' own options. */
@@ -128,6 +172,8 @@ export function composeSchema(authenticatorProps: Record<string, unknown>, spawn
       authenticator: opt(Type.Object({ ...AuthenticatorCommon, ...(authenticatorProps as Record<string, TSchema>) }, closed), {}, 'Authenticator.* options plus the chosen kind\'s.'),
       spawner: opt(Type.Object({ ...SpawnerCommon, ...(spawnerProps as Record<string, TSchema>) }, closed), {}, 'Spawner.* options plus the chosen kind\'s.'),
       proxy: opt(ProxySection, {}, 'ConfigurableHTTPProxy.* options.'),
+      load_roles: opt(Type.Array(RoleEntry), [], 'Roles to create or update at start-up (JupyterHub.load_roles).'),
+      services: opt(Type.Array(ServiceEntry), [], 'Services: external (url) or managed (command) (JupyterHub.services).'),
     },
     closed,
   );

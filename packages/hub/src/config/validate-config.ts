@@ -30,7 +30,18 @@ export function validateConfig(raw: unknown, registry: Registry): ConfigResult {
   const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
   const validate = ajv.compile(composeSchema(props(auth), props(spawner)));
   if (!validate(input)) {
-    for (const e of validate.errors ?? []) errors.push(formatError(e, input));
+    const all = validate.errors ?? [];
+    // A failed union also reports every branch ("must be string", "must be number", ...): keep the union's own error.
+    const unions = all.filter((e) => e.keyword === 'anyOf').map((e) => e.schemaPath + '/');
+    for (const e of all) if (!unions.some((u) => e.schemaPath.startsWith(u))) errors.push(formatError(e, input));
+  }
+  const pattern = input.authenticator?.username_pattern;
+  if (typeof pattern === 'string' && pattern) {
+    try {
+      new RegExp(pattern);
+    } catch (err) {
+      errors.push(`authenticator.username_pattern: not a valid regular expression (${(err as Error).message})`);
+    }
   }
   if (errors.length > 0) return { ok: false, errors: [...new Set(errors)] };
   return { ok: true, config: input as unknown as TshubConfig };
@@ -48,7 +59,11 @@ function formatError(e: ErrorObject, input: unknown): string {
   const where = parts.length ? parts.join('.') : '(top level)';
   const got = valueAt(input, parts);
   const shown = got === undefined ? '' : ` (got ${truncate(JSON.stringify(got))})`;
-  if (e.keyword === 'anyOf') return `${where}: has the wrong type${shown}`;
+  if (e.keyword === 'anyOf') {
+    const alt = (s: { const?: unknown; type?: string; pattern?: string }) =>
+      s.const !== undefined ? JSON.stringify(s.const) : s.pattern ? `a string matching ${s.pattern}` : s.type ? ({ null: 'null', array: 'an array', object: 'an object', integer: 'an integer' } as Record<string, string>)[s.type] ?? `a ${s.type}` : 'another value';
+    return `${where}: must be ${((e.schema ?? []) as Array<Parameters<typeof alt>[0]>).map(alt).join(' or ')}${shown}`;
+  }
   return `${where}: ${e.message ?? 'is invalid'}${shown}`;
 }
 

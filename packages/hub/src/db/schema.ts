@@ -88,6 +88,44 @@ export interface PluginDataTable {
   value: Json<JsonValue>;
 }
 
+export interface ServicesTable {
+  id: Generated<number>;
+  name: string;
+  admin: ColumnType<boolean, boolean | undefined, boolean>;
+  url: string | null;
+  info: Json<JsonObject>;
+  display: ColumnType<boolean, boolean | undefined, boolean>;
+  oauth_client_id: string | null;
+  oauth_redirect_uri: string | null;
+  oauth_no_confirm: ColumnType<boolean, boolean | undefined, boolean>;
+  oauth_client_allowed_scopes: Json<string[]>;
+  from_config: ColumnType<boolean, boolean | undefined, boolean>;
+  created: Timestamp;
+}
+
+export interface RolesTable {
+  id: Generated<number>;
+  name: string;
+  description: ColumnType<string, string | undefined, string>;
+  scopes: Json<string[]>;
+  managed_by_auth: ColumnType<boolean, boolean | undefined, boolean>;
+}
+
+export interface UserRolesTable {
+  user_id: number;
+  role_id: number;
+}
+
+export interface GroupRolesTable {
+  group_id: number;
+  role_id: number;
+}
+
+export interface ServiceRolesTable {
+  service_id: number;
+  role_id: number;
+}
+
 /** The hub database, as Kysely sees it. */
 export interface Database {
   users: UsersTable;
@@ -99,9 +137,17 @@ export interface Database {
   oauth_codes: OAuthCodesTable;
   sessions: SessionsTable;
   plugin_data: PluginDataTable;
+  services: ServicesTable;
+  roles: RolesTable;
+  user_roles: UserRolesTable;
+  group_roles: GroupRolesTable;
+  service_roles: ServiceRolesTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
 export type SpawnerRow = Selectable<SpawnersTable>;
 export type TokenRow = Selectable<ApiTokensTable>;
 export type OAuthClientRow = Selectable<OAuthClientsTable>;
+export type GroupRow = Selectable<GroupsTable>;
+export type ServiceRow = Selectable<ServicesTable>;
+export type RoleRow = Selectable<RolesTable>;

@@ -64,9 +64,19 @@ export async function oauthRoutes(app: FastifyInstance, env: ApiEnv & { pages: P
     let secret = field('client_secret');
     const basic = /^basic\s+(\S+)$/i.exec(req.headers.authorization ?? '');
     if (basic) {
-      const [id, sec] = Buffer.from(basic[1]!, 'base64').toString().split(':');
-      clientId ??= decodeURIComponent(id ?? '');
-      secret ??= decodeURIComponent(sec ?? '');
+      const decoded = Buffer.from(basic[1]!, 'base64').toString();
+      const colon = decoded.indexOf(':');
+      const unescape = (s: string) => {
+        try {
+          return decodeURIComponent(s);
+        } catch {
+          return s;
+        }
+      };
+      if (colon > 0) {
+        clientId ??= unescape(decoded.slice(0, colon));
+        secret ??= unescape(decoded.slice(colon + 1));
+      }
     }
     const fail = (status: number, error: string, description: string) => reply.code(status).send({ error, error_description: description });
     if (field('grant_type') !== 'authorization_code') return fail(400, 'unsupported_grant_type', 'only authorization_code is supported');

@@ -7,7 +7,10 @@ import { urlEscapePath } from '../url-escape.js';
 
 /** `jupyterhub-user-<name>[-<server>]`: the OAuth client id and the server's cookie name. */
 export function serverClientId(user: string, server: string): string {
-  return `jupyterhub-user-${urlEscapePath(user)}${server ? '-' + urlEscapePath(server) : ''}`;
+  // JupyterHub uses quote(name), not escaped_name: '@' is legal in URLs but not in cookie names
+  // (Python's SimpleCookie raises "Illegal key" in singleuser's oauth_callback).
+  const quote = (s: string) => urlEscapePath(s).replace(/@/g, '%40');
+  return `jupyterhub-user-${quote(user)}${server ? '-' + quote(server) : ''}`;
 }
 
 /**

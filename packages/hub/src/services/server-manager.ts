@@ -234,6 +234,6 @@ export class ServerManager implements RouteSource {
     this.deps.log.warn({ user: rt.userName, server: rt.serverName, exitCode: 'exitCode' in status ? status.exitCode : undefined }, 'server is no longer running; removing its route');
     rt.phase = 'stopping';
     await this.deps.routes.delete(rt.prefix).catch(() => undefined);
-    await this.#forget(rt, { keepRuntime: true });
+    await this.#forget(rt);
   }
 }

@@ -63,10 +63,10 @@ export function buildSpawnEnv(i: SpawnEnvInput): Record<string, string> {
   if (i.adminAccess) env.JUPYTERHUB_ADMIN_ACCESS = '1';
   if (i.notebookDir) env.JUPYTERHUB_ROOT_DIR = formatTemplate(i.notebookDir, names);
   if (i.defaultUrl) env.JUPYTERHUB_DEFAULT_URL = formatTemplate(i.defaultUrl, names);
-  if (i.memLimit !== null) env.MEM_LIMIT = String(i.memLimit);
-  if (i.memGuarantee !== null) env.MEM_GUARANTEE = String(i.memGuarantee);
-  if (i.cpuLimit !== null) env.CPU_LIMIT = String(i.cpuLimit);
-  if (i.cpuGuarantee !== null) env.CPU_GUARANTEE = String(i.cpuGuarantee);
+  if (i.memLimit) env.MEM_LIMIT = String(i.memLimit);
+  if (i.memGuarantee) env.MEM_GUARANTEE = String(i.memGuarantee);
+  if (i.cpuLimit) env.CPU_LIMIT = String(i.cpuLimit);
+  if (i.cpuGuarantee) env.CPU_GUARANTEE = String(i.cpuGuarantee);
   Object.assign(env, i.environment);
   return env;
 }
@@ -74,8 +74,8 @@ export function buildSpawnEnv(i: SpawnEnvInput): Record<string, string> {
 /** Parses JupyterHub byte sizes: a number, or '512M', '2G', '1.5T'. */
 export function parseByteSize(v: string | number | null): number | null {
   if (v === null) return null;
-  if (typeof v === 'number') return v;
-  const m = /^([0-9.]+)([KMGT]?)$/.exec(v);
+  if (typeof v === 'number') return Number.isFinite(v) ? Math.trunc(v) : null;
+  const m = /^([0-9]+(?:\.[0-9]*)?|\.[0-9]+)([KMGT]?)$/.exec(v);
   if (!m) return null;
   const mult = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[m[2] as '' | 'K' | 'M' | 'G' | 'T'];
   return Math.floor(Number(m[1]) * mult);

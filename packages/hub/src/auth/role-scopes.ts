@@ -1,0 +1,38 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/schema.js';
+import { ADMIN_SCOPES, expandScopes, toScopeSet, type ScopeSet } from './scopes.js';
+
+/**
+ * The scopes a user holds: the `user` role (self) for everyone, the `admin` role for admins, and every
+ * role assigned to them directly or through their groups (load_roles). Bare `!user` / `!group`
+ * filters in role scopes resolve to the holder. One query.
+ */
+export async function userRoleScopes(
+  db: Kysely<Database>,
+  user: { id: number; name: string; admin: boolean },
+): Promise<{ list: string[]; set: ScopeSet }> {
+  const rows = await db
+    .selectFrom('roles')
+    .select(['roles.name', 'roles.scopes'])
+    .where((eb) =>
+      eb.or([
+        eb('roles.id', 'in', eb.selectFrom('user_roles').select('role_id').where('user_id', '=', user.id)),
+        eb('roles.id', 'in', eb.selectFrom('group_roles').innerJoin('user_groups', 'user_groups.group_id', 'group_roles.group_id').select('group_roles.role_id').where('user_groups.user_id', '=', user.id)),
+      ]),
+    )
+    .execute();
+  const granted: string[] = ['self'];
+  if (user.admin) granted.push(...ADMIN_SCOPES);
+  for (const r of rows) {
+    if (r.name === 'user') continue; // already granted to everyone as 'self'
+    for (const s of r.scopes) granted.push(resolveBareFilter(s, user.name));
+  }
+  const list = [...expandScopes(granted, user.name)].sort();
+  return { list, set: toScopeSet(list) };
+}
+
+/** `read:users!user` held by alice means `read:users!user=alice`. */
+export function resolveBareFilter(scope: string, owner: string): string {
+  if (scope.endsWith('!user')) return `${scope}=${owner}`;
+  return scope;
+}
