@@ -8,6 +8,9 @@ import { serverRoutes } from './server-routes.js';
 import { whoamiRoutes } from './whoami-routes.js';
 import { userRoutes } from './user-routes.js';
 import { oauthRoutes } from '../oauth/oauth-routes.js';
+import { groupRoutes } from './group-routes.js';
+import { tokenRoutes } from './token-routes.js';
+import { hubRoutes } from './hub-routes.js';
 
 /**
  * Everything under /hub/api, in its own encapsulated scope whose errors are always JupyterHub's
@@ -51,4 +54,7 @@ export async function apiPlugin(app: FastifyInstance, env: ApiEnv & { pages: Pag
   await serverRoutes(app, env);
   await activityRoutes(app, env);
   await oauthRoutes(app, env);
+  await groupRoutes(app, env);
+  await tokenRoutes(app, env);
+  await hubRoutes(app, env);
 }
