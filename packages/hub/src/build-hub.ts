@@ -35,6 +35,8 @@ export interface BuildHubOptions {
   registry?: Registry;
   logger?: Logger;
   env?: NodeJS.ProcessEnv;
+  /** Called after POST /hub/api/shutdown has stopped the hub (the CLI exits the process here). */
+  onShutdown?: () => void;
 }
 
 /** A built, not yet listening hub. */
@@ -144,24 +146,34 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   });
   app.setNotFoundHandler(async (req, reply) => pages.error(req, reply, 404, 'There is nothing at this address.'));
 
-  const apiEnv = { hub: ctx, auth, pages };
+  let started: StartedHub | null = null;
+  let closing: Promise<void> | null = null;
+  const close = async (opts: { servers?: boolean; proxy?: boolean } = {}) => {
+    closing ??= (async () => {
+      if (started) await started.stop(opts);
+      await app.close();
+      await database.close();
+    })();
+    return closing;
+  };
+  const shutdown = (opts: { servers?: boolean; proxy?: boolean }) => {
+    // Answer first, then stop: the 202 must reach the client.
+    setTimeout(() => void close(opts).then(() => opts0.onShutdown?.(), (err) => log.error({ err }, 'shutdown failed')), 50);
+  };
+  const opts0 = opts;
+  const apiEnv = { hub: ctx, auth, pages, shutdown };
   await app.register(async (api) => apiPlugin(api, apiEnv), { prefix: `${urls.hubPrefix}api` });
   const pageEnv = { hub: ctx, auth, pages, adminSetup, implicitAllowAll };
   await loginPages(app, pageEnv);
   await serverPages(app, pageEnv);
   await userUrlPages(app, pageEnv);
 
-  let started: StartedHub | null = null;
   return {
     app, ctx, database, adminSetup, proxyAuthToken,
     async start(startOpts = {}) {
       started = await startHub({ app, ctx, adminSetup, proxyAuthToken, dataDir }, startOpts);
       return started;
     },
-    async close() {
-      if (started) await started.stop();
-      await app.close();
-      await database.close();
-    },
+    close: () => close(),
   };
 }

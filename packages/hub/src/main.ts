@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     return;
   }
 
-  const hub = await buildHub({ config });
+  const hub = await buildHub({ config, onShutdown: () => process.exit(0) });
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;

@@ -18,7 +18,8 @@ export interface StartedHub {
   /** The public URL (the proxy). */
   readonly publicUrl: string;
   readonly proxy: ChpProcess | null;
-  stop(): Promise<void>;
+  /** Stops what start() started; `servers`/`proxy` override cleanup_servers/cleanup_proxy. */
+  stop(opts?: { servers?: boolean; proxy?: boolean }): Promise<void>;
 }
 
 /** `http://:8000/x` -> { ip: '', port: 8000, scheme: 'http' } (an empty host means all interfaces). */
@@ -92,11 +93,12 @@ export async function startHub(
     hubUrl: urls.hubUrl,
     publicUrl,
     proxy,
-    async stop() {
+    async stop(opts = {}) {
       routes.stopPeriodic();
-      if (config.hub.cleanup_servers) await servers.stopAll();
+      if (opts.servers ?? config.hub.cleanup_servers) await servers.stopAll();
       else servers.detachAll();
-      if (proxy && config.hub.cleanup_proxy) await proxy.stop();
+      if (proxy && (opts.proxy ?? config.hub.cleanup_proxy)) await proxy.stop();
+      else proxy?.detach();
     },
   };
 }

@@ -10,13 +10,13 @@ import { userRoutes } from './user-routes.js';
 import { oauthRoutes } from '../oauth/oauth-routes.js';
 import { groupRoutes } from './group-routes.js';
 import { tokenRoutes } from './token-routes.js';
-import { hubRoutes } from './hub-routes.js';
+import { hubRoutes, type ShutdownRequest } from './hub-routes.js';
 
 /**
  * Everything under /hub/api, in its own encapsulated scope whose errors are always JupyterHub's
  * `{"status": N, "message": "..."}` JSON — Fastify's own error shape never reaches a client.
  */
-export async function apiPlugin(app: FastifyInstance, env: ApiEnv & { pages: PageRenderer }): Promise<void> {
+export async function apiPlugin(app: FastifyInstance, env: ApiEnv & { pages: PageRenderer; shutdown: ShutdownRequest }): Promise<void> {
   app.addHook('onSend', async (_req, reply, payload) => {
     const csp = reply.getHeader('content-security-policy');
     if (!csp) reply.header('Content-Security-Policy', "frame-ancestors 'self'; report-uri " + env.hub.urls.hubPrefix + "security/csp-report; default-src 'none'");

@@ -28,7 +28,14 @@ export class PageRenderer {
     return reply.code(status).type('text/html; charset=utf-8').header('Cache-Control', 'no-store').send(html);
   }
 
-  async error(req: FastifyRequest, reply: FastifyReply, status: number, message: string | null, links: Array<{ href: string; text: string }> = []): Promise<FastifyReply> {
-    return this.page(req, reply, 'error.html', { status_code: status, status_message: REASONS[status] ?? 'Error', message, links }, status);
+  async error(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    status: number,
+    message: string | null,
+    links: Array<{ href: string; text: string }> = [],
+    statusMessage?: string,
+  ): Promise<FastifyReply> {
+    return this.page(req, reply, 'error.html', { status_code: status, status_message: statusMessage ?? REASONS[status] ?? 'Error', message, links }, status);
   }
 }

@@ -128,7 +128,7 @@ export async function serverPages(app: FastifyInstance, env: PageEnv): Promise<v
       return pages.error(req, reply, 500, `Spawn failed: ${rt.failure?.message ?? 'unknown error'}`, [
         { href: spawnUrl, text: 'Try again' },
         { href: `${prefix}home`, text: 'Home' },
-      ]);
+      ], 'Server failed to start');
     }
     if (!rt?.pending) {
       return pages.page(req, reply, 'not-running.html', { user_name: t.user.name, server_name: t.server, spawn_url: spawnUrl, failed_message: null, implicit_spawn_seconds: 0 }, 424);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasScope } from '../auth/scopes.js';
 import { findUser } from '../db/users.js';
@@ -23,6 +24,14 @@ export async function userUrlPages(app: FastifyInstance, env: PageEnv): Promise<
 
   const health = async (_req: FastifyRequest, reply: FastifyReply) => reply.code(200).send('');
   app.get(`${prefix}health`, health);
+
+  // The logo single-user pages load from the hub, and the icon browsers ask for.
+  const logo = readFileSync(new URL('../../static/logo.svg', import.meta.url));
+  const favicon = readFileSync(new URL('../../static/favicon.svg', import.meta.url));
+  const image = (body: Buffer) => async (_req: FastifyRequest, reply: FastifyReply) =>
+    reply.type('image/svg+xml').header('Cache-Control', 'public, max-age=86400').send(body);
+  app.get(`${prefix}logo`, image(logo));
+  app.get(`${prefix}favicon.ico`, image(favicon));
 
   app.get<{ Params: { code: string } }>(`${prefix}error/:code`, async (req, reply) => {
     const code = Number(req.params.code);

@@ -118,6 +118,19 @@ export class ChpProcess {
     this.log.info({ pid: this.pid, api: this.apiUrl }, 'configurable-http-proxy started');
   }
 
+  /**
+   * Stops supervision but leaves the proxy running (cleanup_proxy false): the next hub finds it by
+   * its pid file and replaces it.
+   */
+  detach(): void {
+    this.state = 'stopped';
+    clearTimeout(this.restartTimer);
+    clearInterval(this.checkTimer);
+    this.restartTimer = this.checkTimer = undefined;
+    process.off('exit', this.exitHook);
+    this.child?.unref();
+  }
+
   /** Stops supervision and the proxy (SIGTERM, SIGKILL after 3 s); resolves once it has exited. */
   async stop(): Promise<void> {
     this.state = 'stopped';
