@@ -96,7 +96,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   const identities = new IdentityResolver(db);
   const routes = new RouteManager({ apiUrl: config.proxy.api_url, authToken: proxyAuthToken, hubTarget: () => urls.hubUrl, extraRoutes: config.proxy.extra_routes, log });
   const servers = new ServerManager({ config, db, log, urls, plugin: spawnerPlugin, routes, identities });
-  routes.setSource(servers);
+  routes.addSource(servers);
   const renderer = new TemplateRenderer({ templatePaths: config.hub.template_paths, vars: config.hub.template_vars });
 
   const ctx: HubContext = {

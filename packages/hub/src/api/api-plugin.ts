@@ -9,6 +9,7 @@ import { whoamiRoutes } from './whoami-routes.js';
 import { userRoutes } from './user-routes.js';
 import { oauthRoutes } from '../oauth/oauth-routes.js';
 import { groupRoutes } from './group-routes.js';
+import { serviceRoutes } from './service-routes.js';
 import { tokenRoutes } from './token-routes.js';
 import { hubRoutes, type ShutdownRequest } from './hub-routes.js';
 
@@ -55,6 +56,7 @@ export async function apiPlugin(app: FastifyInstance, env: ApiEnv & { pages: Pag
   await activityRoutes(app, env);
   await oauthRoutes(app, env);
   await groupRoutes(app, env);
+  await serviceRoutes(app, env);
   await tokenRoutes(app, env);
   await hubRoutes(app, env);
 }

@@ -14,6 +14,15 @@ import { apiCaller, type ApiEnv } from './api-env.js';
 export async function whoamiRoutes(app: FastifyInstance, env: ApiEnv): Promise<void> {
   app.get('/user', async (req) => {
     const { identity } = await apiCaller(env, req);
+    if (identity.kind === 'service') {
+      const svc = await env.hub.db.selectFrom('services').selectAll().where('name', '=', identity.name).executeTakeFirst();
+      if (!svc) throw missingCredentials();
+      const own = `read:services:name!service=${identity.name}`;
+      return {
+        kind: 'service', name: svc.name, admin: svc.admin, roles: svc.admin ? ['admin'] : [],
+        scopes: identity.scopes.filter((s) => s !== own), session_id: null, token_id: `a${identity.tokenId}`,
+      };
+    }
     const user = await findUserById(env.hub.db, identity.userId);
     if (!user) throw missingCredentials();
     const identify = new Set(identifyScopes(identity.name));

@@ -2,13 +2,14 @@ import type { Kysely } from 'kysely';
 import { hashSecret } from './secrets.js';
 import { expandScopes, intersectScopes, toScopeSet, type ScopeSet } from './scopes.js';
 import { identifyScopes } from './roles.js';
-import { userRoleScopes } from './role-scopes.js';
+import { serviceRoleScopes, userRoleScopes } from './role-scopes.js';
 import type { Database } from '../db/schema.js';
 import { userGroupNames } from '../db/users.js';
 
 /** Who a request acts as, and with which scopes. */
 export interface Identity {
-  readonly kind: 'user';
+  /** A user, or a service (a service's `userId` is 0 and `name` is the service's name). */
+  readonly kind: 'user' | 'service';
   readonly userId: number;
   readonly name: string;
   readonly admin: boolean;
@@ -74,6 +75,23 @@ export class IdentityResolver {
   }
 
   async #loadToken(hashed: string): Promise<Identity | null> {
+    const svc = await this.#db
+      .selectFrom('api_tokens')
+      .innerJoin('services', 'services.name', 'api_tokens.service_name')
+      .select(['api_tokens.id', 'api_tokens.scopes', 'api_tokens.expires_at', 'api_tokens.note', 'services.id as service_id', 'services.name', 'services.admin'])
+      .where('api_tokens.hashed', '=', hashed)
+      .where('api_tokens.user_id', 'is', null)
+      .executeTakeFirst();
+    if (svc) {
+      if (svc.expires_at && svc.expires_at.getTime() <= Date.now()) return null;
+      const owner = await serviceRoleScopes(this.#db, { id: svc.service_id, name: svc.name, admin: svc.admin });
+      const requested = expandScopes(svc.scopes.includes('inherit') ? owner.list : svc.scopes);
+      const scopes = [...new Set([...intersectScopes(requested, owner.set), `read:services:name!service=${svc.name}`])].sort();
+      return {
+        kind: 'service', userId: 0, name: svc.name, admin: svc.admin, groups: [], scopes, scopeSet: toScopeSet(scopes),
+        tokenId: svc.id, sessionId: null, tokenNote: svc.note, expiresAt: svc.expires_at,
+      };
+    }
     const row = await this.#db
       .selectFrom('api_tokens')
       .innerJoin('users', 'users.id', 'api_tokens.user_id')

@@ -36,3 +36,20 @@ export function resolveBareFilter(scope: string, owner: string): string {
   if (scope.endsWith('!user')) return `${scope}=${owner}`;
   return scope;
 }
+
+/**
+ * The scopes a service holds: the admin role's when it is an admin service, plus the roles assigned
+ * to it (load_roles `services:`). Bare `!service` filters resolve to the service itself.
+ */
+export async function serviceRoleScopes(db: Kysely<Database>, service: { id: number; name: string; admin: boolean }): Promise<{ list: string[]; set: ScopeSet }> {
+  const rows = await db
+    .selectFrom('roles')
+    .innerJoin('service_roles', 'service_roles.role_id', 'roles.id')
+    .select('roles.scopes')
+    .where('service_roles.service_id', '=', service.id)
+    .execute();
+  const granted: string[] = service.admin ? [...ADMIN_SCOPES] : [];
+  for (const r of rows) for (const s of r.scopes) granted.push(s.endsWith('!service') ? `${s}=${service.name}` : s);
+  const list = [...expandScopes(granted)].sort();
+  return { list, set: toScopeSet(list) };
+}

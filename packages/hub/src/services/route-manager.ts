@@ -19,7 +19,7 @@ export class RouteManager {
   readonly #log: Logger;
   readonly #hubTarget: () => string;
   readonly #extraRoutes: Readonly<Record<string, string>>;
-  #source: RouteSource | null = null;
+  readonly #sources: RouteSource[] = [];
   #timer: NodeJS.Timeout | null = null;
   #process: ChpProcess | null = null;
 
@@ -30,8 +30,9 @@ export class RouteManager {
     this.#extraRoutes = opts.extraRoutes;
   }
 
-  setSource(source: RouteSource): void {
-    this.#source = source;
+  /** Adds a provider of desired routes (the server manager; the service registry). */
+  addSource(source: RouteSource): void {
+    this.#sources.push(source);
   }
 
   /** Supervise a hub-started proxy: after each restart, restore every route. */
@@ -73,7 +74,7 @@ export class RouteManager {
   desired(): Map<string, DesiredRoute> {
     const want = new Map<string, DesiredRoute>();
     want.set('/', { target: this.#hubTarget(), data: { hub: true } });
-    for (const r of this.#source?.readyRoutes() ?? []) want.set(r.routespec, { target: r.target, data: r.data });
+    for (const source of this.#sources) for (const r of source.readyRoutes()) want.set(r.routespec, { target: r.target, data: r.data });
     for (const [spec, target] of Object.entries(this.#extraRoutes)) want.set(spec, { target, data: { extra: true } });
     return want;
   }
@@ -81,7 +82,7 @@ export class RouteManager {
   /** JupyterHub's check_routes. Returns the routes it read, for activity collection. */
   async reconcile(): Promise<Map<string, ProxyRoute>> {
     const actual = await this.client.getRoutes();
-    const diff = diffRoutes(this.desired(), actual, new Set(this.#source?.pendingRoutespecs() ?? []));
+    const diff = diffRoutes(this.desired(), actual, new Set(this.#sources.flatMap((s) => [...s.pendingRoutespecs()])));
     await Promise.all([
       ...diff.add.map((r) => this.client.addRoute(r.routespec, r.target, r.data)),
       ...diff.remove.map((spec) => this.client.deleteRoute(spec)),
