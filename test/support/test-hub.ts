@@ -10,10 +10,12 @@ import { postgresUrl } from './requirements.js';
 
 export type DbKind = 'pglite' | 'postgres';
 
+type ConfigSection = Record<string, unknown>;
+
 export interface TestHubOptions {
   db?: DbKind;
-  /** Raw config sections, merged over the test defaults (dummy auth, real singleuser). */
-  config?: Record<string, Record<string, unknown>>;
+  /** Raw config sections, merged over the test defaults (dummy auth, real singleuser); `load_roles` and `services` are passed through. */
+  config?: { hub?: ConfigSection; authenticator?: ConfigSection; spawner?: ConfigSection; proxy?: ConfigSection; load_roles?: ConfigSection[]; services?: ConfigSection[] };
 }
 
 /** A real hub (real proxy, real database) on free ports, restartable, torn down with the test. */
@@ -60,6 +62,8 @@ export async function startTestHub(t: Test, opts: TestHubOptions = {}): Promise<
       environment: { ...SINGLEUSER_ENV, ...(c.spawner?.environment as object | undefined) },
     },
     proxy: { api_url: `http://127.0.0.1:${apiPort}`, log_level: 'warn', ...c.proxy },
+    ...(c.load_roles ? { load_roles: c.load_roles } : {}),
+    ...(c.services ? { services: c.services } : {}),
   };
   const result = validateConfig(raw, defaultRegistry());
   if (!result.ok) throw new Error('test config invalid: ' + result.errors.join('; '));

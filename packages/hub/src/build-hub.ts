@@ -14,6 +14,7 @@ import { loadGroups } from './services/load-groups.js';
 import { syncRoles } from './services/sync-roles.js';
 import { IdentityResolver } from './auth/identity.js';
 import { RequestAuth } from './auth/request-auth.js';
+import { TokenActivity } from './auth/token-activity.js';
 import { ensureApiTokens } from './auth/config-tokens.js';
 import { defaultRegistry, type Registry } from './registry.js';
 import { JUPYTERHUB_VERSION, type HubContext, type HubUrls } from './hub-context.js';
@@ -110,7 +111,8 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   await ensureApiTokens(db, config.hub.api_tokens);
 
   const secure = urls.publicOrigin.startsWith('https:') || config.hub.bind_url.startsWith('https:');
-  const auth = new RequestAuth(db, identities, { hubPrefix: urls.hubPrefix, cookieMaxAgeDays: config.hub.cookie_max_age_days, secure });
+  const tokenActivity = new TokenActivity(db, log, config.hub.activity_resolution * 1000);
+  const auth = new RequestAuth(db, identities, { hubPrefix: urls.hubPrefix, cookieMaxAgeDays: config.hub.cookie_max_age_days, secure }, tokenActivity);
   const pages = new PageRenderer(ctx, auth);
   const adminSetup = new AdminSetup();
   // Local accounts are created by an admin, so having one is what "allowed" means, unless anyone may

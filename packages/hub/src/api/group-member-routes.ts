@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { JsonObject } from '@tshub/plugin-api';
 import { addGroupMembers } from '../db/groups.js';
 import { removeGroupMembers, setGroupProperties } from '../db/group-queries.js';
@@ -14,7 +14,7 @@ import { GROUP_PARAMS, checkGroupBody, presentGroup, requireGroup, resolveUsers,
 export async function groupMemberRoutes(app: FastifyInstance, env: ApiEnv): Promise<void> {
   const { hub } = env;
 
-  const changeMembers = (action: 'add' | 'delete') => async (req: { params: { name: string }; body: unknown } & Parameters<typeof apiCaller>[1]) => {
+  const changeMembers = (action: 'add' | 'delete') => async (req: FastifyRequest<GroupParams>) => {
     const { identity } = await apiCaller(env, req);
     const { name } = req.params;
     await requireScopes(identity, ['groups'], { groups: [name] });

@@ -6,6 +6,7 @@ import type { Database } from '../db/schema.js';
 import { LOGIN_COOKIE, XSRF_COOKIE } from './cookies.js';
 import type { Identity, IdentityResolver } from './identity.js';
 import { hashSecret, newSecret } from './secrets.js';
+import type { TokenActivity } from './token-activity.js';
 
 const TOKEN_HEADER = /^(?:token|bearer)\s+(\S+)\s*$/i;
 
@@ -25,6 +26,7 @@ export class RequestAuth {
     private readonly db: Kysely<Database>,
     private readonly identities: IdentityResolver,
     private readonly opts: { hubPrefix: string; cookieMaxAgeDays: number; secure: boolean },
+    private readonly activity?: TokenActivity,
   ) {}
 
   /** Token first (when allowed), then the login cookie. */
@@ -37,6 +39,7 @@ export class RequestAuth {
       if (m) {
         const identity = await this.identities.fromToken(m[1]!);
         result = identity ? { identity, via: 'token' } : null;
+        if (identity) this.activity?.record(identity);
         this.#memo.set(req, result);
         return result;
       }

@@ -17,11 +17,9 @@ const ACCESS: ReadonlyArray<readonly [string, readonly (keyof GroupModel)[]]> = 
 ];
 
 /** What a caller may see of groups: decides which parts of the model need loading at all. */
-export function groupFieldAccess(scopes: ScopeSet | null, name: string): { users: boolean; roles: boolean; any: boolean } {
+export function groupFieldAccess(scopes: ScopeSet | null, name: string): { users: boolean; roles: boolean } {
   const can = (s: string) => scopes === null || hasScope(scopes, s, { groups: [name] });
-  const users = can('read:groups');
-  const roles = can('read:roles:groups');
-  return { users, roles, any: users || roles || can('read:groups:name') };
+  return { users: can('read:groups'), roles: can('read:roles:groups') };
 }
 
 /**
