@@ -24,6 +24,7 @@ import { TemplateRenderer } from './pages/template-renderer.js';
 import { PageRenderer } from './pages/page-renderer.js';
 import { AdminSetup } from './pages/admin-setup.js';
 import { apiPlugin } from './api/api-plugin.js';
+import { openApiRoute, registerOpenApi } from './api/openapi.js';
 import { loginPages } from './pages/login-pages.js';
 import { serverPages } from './pages/server-pages.js';
 import { userUrlPages } from './pages/user-url-pages.js';
@@ -164,7 +165,11 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   };
   const opts0 = opts;
   const apiEnv = { hub: ctx, auth, pages, shutdown };
-  await app.register(async (api) => apiPlugin(api, apiEnv), { prefix: `${urls.hubPrefix}api` });
+  await registerOpenApi(app, { apiPrefix: `${urls.hubPrefix}api`, version: JUPYTERHUB_VERSION });
+  await app.register(async (api) => {
+    await apiPlugin(api, apiEnv);
+    await openApiRoute(api, app);
+  }, { prefix: `${urls.hubPrefix}api` });
   const pageEnv = { hub: ctx, auth, pages, adminSetup, implicitAllowAll };
   await loginPages(app, pageEnv);
   await serverPages(app, pageEnv);
