@@ -44,7 +44,8 @@ export async function up(db: Kysely<any>): Promise<void> {
       .execute();
   }
   await db.schema.createIndex('api_tokens_service').on('api_tokens').column('service_name').execute();
-  await db.schema.createIndex('users_last_activity').on('users').column('last_activity').execute();
+  // GET /users?sort=[-]last_activity: JupyterHub 5 puts NULLs first ascending / last descending, ties by id.
+  await sql`create index users_last_activity on users (last_activity asc nulls first, id)`.execute(db);
 }
 
 export async function down(db: Kysely<any>): Promise<void> {

@@ -12,6 +12,8 @@ import { pluginStore } from './db/plugin-store.js';
 import { ensureUser } from './db/users.js';
 import { loadGroups } from './services/load-groups.js';
 import { syncRoles } from './services/sync-roles.js';
+import { ServiceRegistry } from './services/service-registry.js';
+import { ManagedServices } from './services/managed-services.js';
 import { IdentityResolver } from './auth/identity.js';
 import { RequestAuth } from './auth/request-auth.js';
 import { TokenActivity } from './auth/token-activity.js';
@@ -99,6 +101,9 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   const routes = new RouteManager({ apiUrl: config.proxy.api_url, authToken: proxyAuthToken, hubTarget: () => urls.hubUrl, extraRoutes: config.proxy.extra_routes, log });
   const servers = new ServerManager({ config, db, log, urls, plugin: spawnerPlugin, routes, identities });
   routes.addSource(servers);
+  const services = new ServiceRegistry({ db, log, urls, identities, routes, roles: config.load_roles });
+  routes.addSource(services);
+  const managedServices = new ManagedServices({ registry: services, urls, hubIp: config.hub.hub_ip, log, dataDir, hubEnv: env });
   const renderer = new TemplateRenderer({ templatePaths: config.hub.template_paths, vars: config.hub.template_vars });
 
   const ctx: HubContext = {
@@ -108,6 +113,8 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   // As JupyterHub does at start-up: configured admins exist and are admins.
   for (const name of config.authenticator.admin_users) await ensureUser(db, name.trim().toLowerCase(), { admin: true });
   await loadGroups(db, config.hub.load_groups);
+  // Roles may name services: services first.
+  await services.syncFromConfig(config.services);
   await syncRoles(db, config.load_roles, config.authenticator.admin_users.map((n) => n.trim().toLowerCase()), log);
   await ensureApiTokens(db, config.hub.api_tokens);
 
@@ -131,6 +138,8 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     const text = String(body);
     if (text.trim() === '') return done(null, undefined);
+    // NUL cannot be stored in Postgres text; no JupyterHub field legitimately contains one.
+    if (text.includes('\u0000') || /\\u0000/i.test(text)) return done(new HubError(400, 'Invalid JSON in body of request: NUL characters are not allowed'), undefined);
     try {
       done(null, JSON.parse(text));
     } catch {
@@ -140,6 +149,16 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   app.addHook('onSend', async (_req, reply, payload) => {
     reply.header('X-JupyterHub-Version', JUPYTERHUB_VERSION);
     return payload;
+  });
+  // NUL cannot be stored in Postgres text; no name, id or option legitimately contains one.
+  app.addHook('preHandler', async (req) => {
+    for (const bag of [req.params, req.query]) {
+      if (bag && typeof bag === 'object') {
+        for (const v of Object.values(bag as Record<string, unknown>)) {
+          if (typeof v === 'string' && v.includes('\u0000')) throw new HubError(400, 'Invalid character (NUL) in the request URL');
+        }
+      }
+    }
   });
   app.setErrorHandler(async (err: Error & { statusCode?: number }, req, reply) => {
     const status = err instanceof HubError ? err.status : err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
@@ -164,7 +183,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
     setTimeout(() => void close(opts).then(() => opts0.onShutdown?.(), (err) => log.error({ err }, 'shutdown failed')), 50);
   };
   const opts0 = opts;
-  const apiEnv = { hub: ctx, auth, pages, shutdown };
+  const apiEnv = { hub: ctx, auth, pages, shutdown, services };
   await registerOpenApi(app, { apiPrefix: `${urls.hubPrefix}api`, version: JUPYTERHUB_VERSION });
   await app.register(async (api) => {
     await apiPlugin(api, apiEnv);
@@ -178,7 +197,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   return {
     app, ctx, database, adminSetup, proxyAuthToken,
     async start(startOpts = {}) {
-      started = await startHub({ app, ctx, adminSetup, proxyAuthToken, dataDir }, startOpts);
+      started = await startHub({ app, ctx, adminSetup, proxyAuthToken, dataDir, managedServices }, startOpts);
       return started;
     },
     close: () => close(),

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { HubContext } from './hub-context.js';
 import type { AdminSetup } from './pages/admin-setup.js';
 import { ChpProcess } from './proxy/chp-process.js';
+import type { ManagedServices } from './services/managed-services.js';
 
 export interface StartOptions {
   /** Override hub_port (tests pass 0). */
@@ -38,7 +39,7 @@ const urlHost = (ip: string) => (ip.includes(':') ? `[${ip}]` : ip);
  * restart, reconcile routes, start the periodic route check, print the first-run admin link.
  */
 export async function startHub(
-  deps: { app: FastifyInstance; ctx: HubContext; adminSetup: AdminSetup; proxyAuthToken: string; dataDir: string },
+  deps: { app: FastifyInstance; ctx: HubContext; adminSetup: AdminSetup; proxyAuthToken: string; dataDir: string; managedServices?: ManagedServices },
   opts: StartOptions,
 ): Promise<StartedHub> {
   const { app, ctx, adminSetup } = deps;
@@ -75,6 +76,8 @@ export async function startHub(
   if (adoption.adopted || adoption.gone) log.info(adoption, 'servers from before the restart checked');
   await routes.reconcile();
   routes.startPeriodic(config.hub.last_activity_interval * 1000);
+  // Managed services need the hub's API URL, known only now.
+  await deps.managedServices?.startAll();
 
   const publicUrl = config.hub.public_url || `${bind.scheme}://${urlHost(connectHost(bind.ip))}:${publicPort}${urls.baseUrl}`;
   if (ctx.authenticatorKind === 'dummy') {
@@ -95,6 +98,8 @@ export async function startHub(
     proxy,
     async stop(opts = {}) {
       routes.stopPeriodic();
+      // As JupyterHub: managed services always stop with the hub.
+      await deps.managedServices?.stopAll();
       if (opts.servers ?? config.hub.cleanup_servers) await servers.stopAll();
       else servers.detachAll();
       if (proxy && (opts.proxy ?? config.hub.cleanup_proxy)) await proxy.stop();

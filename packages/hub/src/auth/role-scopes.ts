@@ -16,6 +16,8 @@ export async function userRoleScopes(
     .select(['roles.name', 'roles.scopes'])
     .where((eb) =>
       eb.or([
+        // Everyone holds the user role; load_roles may have extended it.
+        eb('roles.name', '=', 'user'),
         eb('roles.id', 'in', eb.selectFrom('user_roles').select('role_id').where('user_id', '=', user.id)),
         eb('roles.id', 'in', eb.selectFrom('group_roles').innerJoin('user_groups', 'user_groups.group_id', 'group_roles.group_id').select('group_roles.role_id').where('user_groups.user_id', '=', user.id)),
       ]),
@@ -24,7 +26,6 @@ export async function userRoleScopes(
   const granted: string[] = ['self'];
   if (user.admin) granted.push(...ADMIN_SCOPES);
   for (const r of rows) {
-    if (r.name === 'user') continue; // already granted to everyone as 'self'
     for (const s of r.scopes) granted.push(resolveBareFilter(s, user.name));
   }
   const list = [...expandScopes(granted, user.name)].sort();

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hashSecret, newSecret } from '../auth/secrets.js';
 import { hasScope, intersectScopes } from '../auth/scopes.js';
 import { insertToken } from '../db/tokens.js';
@@ -8,20 +8,33 @@ import type { PageRenderer } from '../pages/page-renderer.js';
 
 const CODE_TTL_MS = 300_000;
 
-type AuthorizeQuery = { client_id?: string; redirect_uri?: string; response_type?: string; state?: string; scope?: string };
+const AUTHORIZE_KEYS = ['client_id', 'redirect_uri', 'response_type', 'state', 'scope'] as const;
+type AuthorizeQuery = { [K in (typeof AUTHORIZE_KEYS)[number]]?: string };
+
+/** The authorize request's parameters, as hidden fields of the confirmation form. */
+function authorizeFields(q: AuthorizeQuery): Array<{ name: string; value: string }> {
+  return AUTHORIZE_KEYS.filter((k) => typeof q[k] === 'string').map((k) => ({ name: k, value: q[k]! }));
+}
 
 /**
- * The OAuth2 provider that single-user servers (and later services) log visitors in through:
- * `/hub/api/oauth2/authorize` (code grant, cookie-authenticated) and `/hub/api/oauth2/token`.
+ * The OAuth2 provider that single-user servers and services log visitors in through:
+ * `/hub/api/oauth2/authorize` (code grant, cookie-authenticated; services may show a confirmation
+ * page whose form POSTs back here) and `/hub/api/oauth2/token`.
  */
 export async function oauthRoutes(app: FastifyInstance, env: ApiEnv & { pages: PageRenderer }): Promise<void> {
   const { hub, auth, pages } = env;
   const { db } = hub;
 
-  app.get<{ Querystring: AuthorizeQuery }>('/oauth2/authorize', async (req, reply) => {
+  /**
+   * The authorize step for GET (which may show the confirmation page) and for the confirmation
+   * form's POST (`confirmed`): validate the client, check the visitor's access, issue the code.
+   */
+  const authorize = async (req: FastifyRequest, reply: FastifyReply, q: AuthorizeQuery, confirmed: boolean) => {
     const who = await auth.identify(req, { allowToken: false });
-    if (!who) return reply.redirect(`${hub.urls.hubPrefix}login?next=${encodeURIComponent(req.url)}`);
-    const q = req.query;
+    if (!who) {
+      const again = `${hub.urls.hubPrefix}api/oauth2/authorize?${new URLSearchParams(authorizeFields(q).map((f): [string, string] => [f.name, f.value])).toString()}`;
+      return reply.redirect(`${hub.urls.hubPrefix}login?next=${encodeURIComponent(confirmed ? again : req.url)}`);
+    }
     const client = q.client_id ? await db.selectFrom('oauth_clients').selectAll().where('identifier', '=', String(q.client_id)).executeTakeFirst() : undefined;
     if (!client) return pages.error(req, reply, 400, 'Invalid OAuth client: it may have been removed because its server stopped. Go back and try again.');
     if (q.redirect_uri !== undefined && q.redirect_uri !== client.redirect_uri) {
@@ -37,23 +50,68 @@ export async function oauthRoutes(app: FastifyInstance, env: ApiEnv & { pages: P
     };
     if (q.response_type !== 'code') return back({ error: 'unsupported_response_type' });
     const access = client.allowed_scopes.filter((s) => s.startsWith('access:'));
-    const allowed = access.some((s) => {
-      const filter = s.split('!')[1] ?? '';
-      const server = filter.startsWith('server=') ? filter.slice(7) : undefined;
-      return hasScope(who.identity.scopeSet, s.split('!')[0]!, { server, user: server?.split('/')[0] });
-    });
+    const service = client.service_name
+      ? await db.selectFrom('services').select(['name', 'oauth_no_confirm']).where('name', '=', client.service_name).executeTakeFirst()
+      : undefined;
+    if (client.service_name && !service) return pages.error(req, reply, 400, 'Invalid OAuth client: its service no longer exists.');
+    const allowed = service
+      ? hasScope(who.identity.scopeSet, 'access:services', { service: service.name })
+      : access.some((s) => {
+          const filter = s.split('!')[1] ?? '';
+          const server = filter.startsWith('server=') ? filter.slice(7) : undefined;
+          return hasScope(who.identity.scopeSet, s.split('!')[0]!, { server, user: server?.split('/')[0] });
+        });
     if (!allowed) {
-      return pages.error(req, reply, 403, `You do not have permission to access ${client.description || client.identifier}. If you think you should, ask the owner or an administrator.`);
+      const what = service ? `the service ${service.name}` : client.description || client.identifier;
+      return pages.error(req, reply, 403, `You do not have permission to access ${what}. If you think you should, ask the owner or an administrator.`);
     }
     const scopes = [...intersectScopes(client.allowed_scopes, who.identity.scopeSet)];
     // access:servers!server=u/s is held through access:servers!user=u; keep the exact filter.
     for (const s of access) if (!scopes.includes(s)) scopes.push(s);
+    if (service && !confirmed && !service.oauth_no_confirm && !(await alreadyAuthorized(who.identity.userId, client.identifier, scopes))) {
+      // A consent page must never be framed (clickjacking); its styles are inline.
+      reply.header('Content-Security-Policy', "frame-ancestors 'none'; default-src 'none'; style-src 'unsafe-inline'; img-src data:");
+      reply.header('X-Frame-Options', 'DENY');
+      return pages.page(req, reply, 'oauth.html', {
+        service_name: service.name,
+        client_description: client.description,
+        scope_descriptions: scopes.filter((s) => !s.startsWith('access:')).sort(),
+        fields: authorizeFields(q),
+      });
+    }
     const code = newSecret();
     await db.insertInto('oauth_codes').values({
       code_hash: hashSecret(code), client_id: client.identifier, user_id: who.identity.userId, redirect_uri: client.redirect_uri,
       scopes: JSON.stringify(scopes), session_id: who.identity.sessionId, expires_at: new Date(Date.now() + CODE_TTL_MS),
     }).execute();
     return back({ code });
+  };
+
+  /** Whether the user holds a live OAuth token from this client with at least these scopes. */
+  const alreadyAuthorized = async (userId: number, clientId: string, scopes: readonly string[]) => {
+    const rows = await db
+      .selectFrom('api_tokens')
+      .select('scopes')
+      .where('user_id', '=', userId)
+      .where('client_id', '=', clientId)
+      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', new Date())]))
+      .execute();
+    return rows.some((r) => scopes.every((s) => r.scopes.includes(s)));
+  };
+
+  app.get<{ Querystring: AuthorizeQuery }>('/oauth2/authorize', async (req, reply) => authorize(req, reply, req.query, false));
+
+  // The confirmation page's form: the original request's parameters plus `_xsrf`.
+  app.post('/oauth2/authorize', async (req, reply) => {
+    const body = (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, unknown>;
+    const str = (k: string) => (typeof body[k] === 'string' ? (body[k] as string) : undefined);
+    auth.checkXsrf(req, str('_xsrf'));
+    const q: AuthorizeQuery = {};
+    for (const k of AUTHORIZE_KEYS) {
+      const v = str(k);
+      if (v !== undefined) q[k] = v;
+    }
+    return authorize(req, reply, q, true);
   });
 
   app.post('/oauth2/token', async (req, reply) => {
