@@ -364,3 +364,18 @@ t.test('performance: a page of 50 costs about the same among 500 or 5,000 users'
   t.comment(`GET /users page of 50 (sort=name, offset mid-table), median: ${small.ms.toFixed(2)} ms among ${base + 500} users, ${big.ms.toFixed(2)} ms among ${base + 5000}; ratio ${ratio.toFixed(2)}`);
   t.ok(ratio < 3, `ratio ${ratio.toFixed(2)} < 3`);
 });
+
+t.test('the user model lists the roles a user holds', async (t) => {
+  const ADMIN_TOKEN = '9'.repeat(32);
+  const th = await startTestHub(t, {
+    config: {
+      hub: { api_tokens: { [ADMIN_TOKEN]: 'boss' } },
+      authenticator: { admin_users: ['boss'] },
+      load_roles: [{ name: 'grader', scopes: ['read:users!group=class'], users: ['ta'] }],
+    },
+  });
+  const get = async (name: string) =>
+    (await (await fetch(`${th.hubUrl}/hub/api/users/${name}`, { headers: { authorization: `token ${ADMIN_TOKEN}` } })).json()) as { roles: string[] };
+  t.same((await get('ta')).roles, ['grader', 'user'], 'a role from load_roles is listed');
+  t.same((await get('boss')).roles, ['admin', 'user'], 'admins hold admin and user');
+});

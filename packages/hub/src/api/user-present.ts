@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { HubContext } from '../hub-context.js';
 import type { UserRow } from '../db/schema.js';
-import { groupNamesByUser, spawnersByUser, type SpawnerSummary } from '../db/user-queries.js';
+import { groupNamesByUser, roleNamesByUser, spawnersByUser, type SpawnerSummary } from '../db/user-queries.js';
 import { hasScope, type ScopeSet } from '../auth/scopes.js';
 import { badRequest, HubError } from '../errors.js';
 import { isoformat } from '../isoformat.js';
@@ -116,14 +116,15 @@ export async function presentUsers(hub: HubContext, scopes: ScopeSet, users: rea
     if (list) list.push(rt);
     else runtimes.set(rt.userId, [rt]);
   }
-  const [groups, rows] = await Promise.all([
+  const [groups, rows, roles] = await Promise.all([
     groupNamesByUser(hub.db, ids),
     opts.includeStopped ? spawnersByUser(hub.db, ids) : Promise.resolve(null),
+    scopes.has('read:roles:users') ? roleNamesByUser(hub.db, ids) : Promise.resolve(null),
   ]);
   return users.map((user) => {
     const g = groups.get(user.id) ?? [];
     const rts = runtimes.get(user.id) ?? [];
-    const model = userModel(user, g, rts, hub.urls.hubPrefix, scopes) as Record<string, unknown>;
+    const model = userModel(user, g, rts, hub.urls.hubPrefix, scopes, roles?.get(user.id)) as Record<string, unknown>;
     const target = { user: user.name, groups: g };
     if (rows && model.servers && typeof model.servers === 'object') {
       const servers = model.servers as Record<string, unknown>;

@@ -87,6 +87,20 @@ export async function groupNamesByUser(db: Kysely<Database>, userIds: readonly n
   return out;
 }
 
+/** Role names held directly by each user (user_roles), for a page of users in one query. */
+export async function roleNamesByUser(db: Kysely<Database>, userIds: readonly number[]): Promise<Map<number, string[]>> {
+  const out = new Map<number, string[]>(userIds.map((id) => [id, []]));
+  if (!userIds.length) return out;
+  const rows = await db
+    .selectFrom('user_roles')
+    .innerJoin('roles', 'roles.id', 'user_roles.role_id')
+    .select(['user_roles.user_id', 'roles.name'])
+    .where(sql<boolean>`user_roles.user_id = any(${[...userIds]}::int[])`)
+    .execute();
+  for (const r of rows) out.get(r.user_id)?.push(r.name);
+  return out;
+}
+
 export interface SpawnerSummary {
   user_id: number;
   name: string;

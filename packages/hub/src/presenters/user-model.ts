@@ -15,6 +15,8 @@ export function userModel(
   runtimes: readonly ServerRuntime[],
   hubPrefix: string,
   scopes: ScopeSet | null,
+  /** Role names held directly (load_roles), when known; `user` and `admin` are implied by the row. */
+  directRoles: readonly string[] = [],
 ) {
   const target = { user: user.name, groups };
   const can = (s: string) => scopes === null || hasScope(scopes, s, target);
@@ -24,7 +26,7 @@ export function userModel(
     kind: 'user' as const,
     name: user.name,
     admin: user.admin,
-    roles: user.admin ? ['admin', 'user'] : ['user'],
+    roles: [...new Set([...(user.admin ? ['admin'] : []), 'user', ...directRoles])].sort(),
     groups: [...groups],
     server: def?.ready ? def.prefix : null,
     pending: def?.pending ?? null,
