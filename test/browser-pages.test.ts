@@ -184,7 +184,7 @@ t.test('hub pages in a real browser', async (t) => {
     t.equal((await failed).status(), 500, 'spawn-pending answers 500');
     await page.waitForLoadState();
     t.equal(new URL(page.url()).pathname, '/hub/spawn-pending/alice', 'the browser is left on spawn-pending');
-    t.equal(await page.textContent('h1'), 'Internal Server Error (error 500)');
+    t.equal(await page.textContent('h1'), 'Server failed to start (error 500)', 'the heading says what failed');
     t.equal(await page.textContent('.alert .lines'), `Spawn failed: command '${cmd}' not found`, 'the page shows the failure message');
     const tryAgain = page.getByRole('link', { name: 'Try again' });
     t.equal(await tryAgain.getAttribute('href'), '/hub/spawn/alice', '"Try again" links to the spawn page');

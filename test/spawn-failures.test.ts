@@ -85,7 +85,8 @@ async function processGone(pid: number, ms = 5000): Promise<boolean> {
 function assertFailurePage(t: Test, client: BrowserClient, page: Page, expected: (string | RegExp)[]): void {
   t.equal(page.status, 500, `the student ends on an error page (hops: ${client.hops.join(' | ')})`);
   t.equal(new URL(page.url).pathname, '/hub/spawn-pending/alice', 'which is the spawn-pending page');
-  t.ok(client.hops.length <= 12, `no redirect loop (${client.hops.length} hops)`);
+  const redirects = client.hops.filter((h) => h.startsWith('3')).length;
+  t.ok(redirects <= 12, `no redirect loop (${redirects} redirects; the rest is the pending page being re-read)`);
   const text = textOf(page);
   t.match(text, 'Spawn failed:', 'the page says the spawn failed');
   for (const e of expected) t.match(text, e, `the page says ${String(e)}`);
@@ -203,11 +204,11 @@ t.test('the student can start again after a failure', async (t) => {
 t.test('"Try again" at once, while the failed server is still being stopped', async (t) => {
   if (!need(t, hasSingleuser(), 'jupyterhub-singleuser (apt-get install jupyterhub python3-notebook)')) return;
   // The first run ignores SIGTERM, so stopping it takes the hub's full grace second before SIGKILL.
-  const th = await hubWith(t, { ...failsOnceThenSingleuser(t, "trap '' TERM; exec sleep 600"), http_timeout: 1 });
+  // http_timeout leaves the real server of the second run time to come up on a busy machine.
+  const th = await hubWith(t, { ...failsOnceThenSingleuser(t, "trap '' TERM; exec sleep 600"), http_timeout: 4 });
   const alice = new BrowserClient(th.publicUrl);
   const failed = await alice.login('alice');
-  assertFailurePage(t, alice, failed, [/did not answer within 1 seconds?\./]);
-  // Known hub bug (reported with a patch): the runtime turns 'failed' before the old process is stopped
-  // and its credentials revoked, so a retry in that window has its new token and OAuth client revoked.
+  assertFailurePage(t, alice, failed, [/did not answer within 4 seconds\./]);
+  // A retry during the cleanup of the failed start waits for it, then starts afresh with new credentials.
   await assertTryAgainWorks(t, th, alice, failed);
 });

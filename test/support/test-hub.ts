@@ -15,7 +15,7 @@ type ConfigSection = Record<string, unknown>;
 export interface TestHubOptions {
   db?: DbKind;
   /** Raw config sections, merged over the test defaults (dummy auth, real singleuser); `load_roles` and `services` are passed through. */
-  config?: { hub?: ConfigSection; authenticator?: ConfigSection; spawner?: ConfigSection; proxy?: ConfigSection; load_roles?: ConfigSection[]; services?: ConfigSection[] };
+  config?: { hub?: ConfigSection; authenticator?: ConfigSection; spawner?: ConfigSection; proxy?: ConfigSection; load_roles?: ConfigSection[]; services?: ConfigSection[]; culler?: ConfigSection; activity_log?: ConfigSection };
 }
 
 /** A real hub (real proxy, real database) on free ports, restartable, torn down with the test. */
@@ -64,6 +64,8 @@ export async function startTestHub(t: Test, opts: TestHubOptions = {}): Promise<
     proxy: { api_url: `http://127.0.0.1:${apiPort}`, log_level: 'warn', ...c.proxy },
     ...(c.load_roles ? { load_roles: c.load_roles } : {}),
     ...(c.services ? { services: c.services } : {}),
+    ...(c.culler ? { culler: c.culler } : {}),
+    ...(c.activity_log ? { activity_log: c.activity_log } : {}),
   };
   const result = validateConfig(raw, defaultRegistry());
   if (!result.ok) throw new Error('test config invalid: ' + result.errors.join('; '));

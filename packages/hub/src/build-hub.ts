@@ -5,6 +5,7 @@ import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import { pino, type Logger } from 'pino';
 import { HubError } from '@tshub/plugin-api';
+import { HubEvents } from './services/hub-events.js';
 import type { TshubConfig } from './config/schema.js';
 import { openDatabase, type OpenDatabase } from './db/open-database.js';
 import { migrateToLatest } from './db/migrate.js';
@@ -30,6 +31,7 @@ import { openApiRoute, registerOpenApi } from './api/openapi.js';
 import { loginPages } from './pages/login-pages.js';
 import { serverPages } from './pages/server-pages.js';
 import { userUrlPages } from './pages/user-url-pages.js';
+import { acceptSharePage } from './pages/accept-share-page.js';
 import { loadCookieSecret } from './cookie-secret.js';
 import { newToken } from './auth/secrets.js';
 import { startHub, type StartOptions, type StartedHub } from './start-hub.js';
@@ -98,8 +100,9 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   if (!proxyAuthToken) throw new HubError(500, 'proxy.should_start is false, so the proxy auth token must be given: set proxy.auth_token or $CONFIGPROXY_AUTH_TOKEN');
 
   const identities = new IdentityResolver(db);
-  const routes = new RouteManager({ apiUrl: config.proxy.api_url, authToken: proxyAuthToken, hubTarget: () => urls.hubUrl, extraRoutes: config.proxy.extra_routes, log });
-  const servers = new ServerManager({ config, db, log, urls, plugin: spawnerPlugin, routes, identities });
+  const events = new HubEvents();
+  const routes = new RouteManager({ apiUrl: config.proxy.api_url, authToken: proxyAuthToken, hubTarget: () => urls.hubUrl, extraRoutes: config.proxy.extra_routes, log, events });
+  const servers = new ServerManager({ config, db, log, urls, plugin: spawnerPlugin, routes, identities, events });
   routes.addSource(servers);
   const services = new ServiceRegistry({ db, log, urls, identities, routes, roles: config.load_roles });
   routes.addSource(services);
@@ -108,7 +111,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
 
   const ctx: HubContext = {
     config, db, log, urls, version: JUPYTERHUB_VERSION, identities, authenticator, authenticatorKind: authPlugin.kind,
-    spawnerPlugin, servers, routes, renderer,
+    spawnerPlugin, servers, routes, renderer, events,
   };
   // As JupyterHub does at start-up: configured admins exist and are admins.
   for (const name of config.authenticator.admin_users) await ensureUser(db, name.trim().toLowerCase(), { admin: true });
@@ -160,6 +163,9 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
       }
     }
   });
+  app.addHook('onResponse', async (req, reply) => {
+    events.emit('request', { method: req.method, handler: req.routeOptions.url ?? 'unknown', code: reply.statusCode, seconds: reply.elapsedTime / 1000 });
+  });
   app.setErrorHandler(async (err: Error & { statusCode?: number }, req, reply) => {
     const status = err instanceof HubError ? err.status : err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
     if (status >= 500) log.error({ err, url: req.url }, 'page request failed');
@@ -192,6 +198,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   const pageEnv = { hub: ctx, auth, pages, adminSetup, implicitAllowAll };
   await loginPages(app, pageEnv);
   await serverPages(app, pageEnv);
+  await acceptSharePage(app, pageEnv);
   await userUrlPages(app, pageEnv);
 
   return {

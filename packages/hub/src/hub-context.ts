@@ -7,6 +7,7 @@ import type { IdentityResolver } from './auth/identity.js';
 import type { ServerManager } from './services/server-manager.js';
 import type { RouteManager } from './services/route-manager.js';
 import type { TemplateRenderer } from './pages/template-renderer.js';
+import type { HubEvents } from './services/hub-events.js';
 
 /** URLs the hub needs everywhere. `hubUrl` is known once the hub listens. */
 export interface HubUrls {
@@ -39,6 +40,8 @@ export interface HubContext {
   readonly servers: ServerManager;
   readonly routes: RouteManager;
   readonly renderer: TemplateRenderer;
+  /** What happens in the hub (activity log, metrics and event log lines subscribe). */
+  readonly events: HubEvents;
 }
 
 /** The JupyterHub version tshub speaks (clients compare it; the idle culler needs >= 1.3). */

@@ -11,6 +11,7 @@ import { oauthRoutes } from '../oauth/oauth-routes.js';
 import { groupRoutes } from './group-routes.js';
 import { serviceRoutes } from './service-routes.js';
 import { tokenRoutes } from './token-routes.js';
+import { shareRoutes } from './share-routes.js';
 import { hubRoutes, type ShutdownRequest } from './hub-routes.js';
 
 /**
@@ -58,5 +59,6 @@ export async function apiPlugin(app: FastifyInstance, env: ApiEnv & { pages: Pag
   await groupRoutes(app, env);
   await serviceRoutes(app, env);
   await tokenRoutes(app, env);
+  await shareRoutes(app, env);
   await hubRoutes(app, env);
 }

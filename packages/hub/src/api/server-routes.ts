@@ -54,7 +54,10 @@ export async function serverRoutes(app: FastifyInstance, env: ApiEnv): Promise<v
     const done = rt ? hub.servers.stop(rt) : Promise.resolve();
     const finished = await Promise.race([done.then(() => true), delay(hub.config.hub.slow_stop_timeout * 1000).then(() => false)]);
     if (remove) {
-      const removeRow = () => hub.db.deleteFrom('spawners').where('user_id', '=', user.id).where('name', '=', server).execute();
+      const removeRow = async () => {
+        await hub.db.deleteFrom('spawners').where('user_id', '=', user.id).where('name', '=', server).execute();
+        hub.identities.invalidate(); // its shares went with it
+      };
       if (finished) await removeRow();
       else void done.then(removeRow);
     }

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { ADMIN_SCOPES, expandScopes, toScopeSet, type ScopeSet } from './scopes.js';
+import { shareScopes } from './share-scopes.js';
 
 /**
  * The scopes a user holds: the `user` role (self) for everyone, the `admin` role for admins, and every
@@ -28,6 +29,8 @@ export async function userRoleScopes(
   for (const r of rows) {
     for (const s of r.scopes) granted.push(resolveBareFilter(s, user.name));
   }
+  // Servers shared with the user or one of their groups; each scope already carries its !server= filter.
+  granted.push(...(await shareScopes(db, user.id)));
   const list = [...expandScopes(granted, user.name)].sort();
   return { list, set: toScopeSet(list) };
 }

@@ -53,6 +53,8 @@ export const HubSection = Type.Object(
     template_paths: StrList('Directories searched before the built-in templates; a file there overrides the built-in one of the same name.'),
     template_vars: opt(Type.Record(Type.String(), Type.Unknown()), {}, 'Extra variables available in every template.'),
     announcement: Str('', 'A message shown at the top of every page.'),
+    authenticate_prometheus: Bool(true, 'Require the read:metrics scope for /hub/metrics; false makes it public.'),
+    active_user_window: Int(1800, 'Seconds within which a user counts as active (metrics).'),
     log_level: opt(Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')]), 'info', 'Log level.'),
   },
   closed,
@@ -143,6 +145,34 @@ export const ServiceEntry = Type.Object(
 
 export type RoleConfig = Static<typeof RoleEntry>;
 export type ServiceConfig = Static<typeof ServiceEntry>;
+/** `culler:` — the built-in idle culler (jupyterhub-idle-culler's options and semantics). */
+export const CullerSection = Type.Object(
+  {
+    enabled: Bool(false, 'Run the built-in idle culler.'),
+    timeout: Num(600, 'Seconds of idleness after which a server is stopped.', 1),
+    cull_every: Num(0, 'Seconds between culler runs; 0 = half of timeout (at most 300).'),
+    max_age: Num(0, 'Stop servers older than this many seconds, idle or not; 0 = no limit.'),
+    cull_users: Bool(false, 'Also delete users who have been idle for timeout and have no running servers.'),
+    remove_named_servers: Bool(false, 'Delete named servers (not just stop them) when culled.'),
+    cull_admin_users: Bool(true, 'Also cull servers of admin users.'),
+    concurrency: Int(10, 'Most servers stopped at once.', 1),
+    idleness: opt(Type.Union([Type.Literal('activity'), Type.Literal('kernels')]), 'activity', "What idle means: 'activity' (JupyterHub's last_activity) or 'kernels' (ask the server: a busy kernel keeps it; an idle open tab does not)."),
+  },
+  closed,
+);
+
+/** `activity_log:` — the events table behind the activity reports. */
+export const ActivityLogSection = Type.Object(
+  {
+    enabled: Bool(true, 'Record logins, spawns, stops, culls and activity ticks in the database.'),
+    retention_days: Num(180, 'Delete events older than this many days; 0 = keep forever.'),
+    tick_minutes: Num(5, 'Grain of the per-user activity ticks, in minutes.', 1),
+  },
+  closed,
+);
+
+export type CullerConfig = Required<Static<typeof CullerSection>>;
+export type ActivityLogConfig = Required<Static<typeof ActivityLogSection>>;
 export type HubConfig = Required<Static<typeof HubSection>>;
 export type ProxyConfig = Required<Static<typeof ProxySection>>;
 type CommonOf<T extends Record<string, TSchema>> = Required<Static<ReturnType<typeof Type.Object<T>>>>;
@@ -157,6 +187,8 @@ export interface TshubConfig {
   proxy: ProxyConfig;
   load_roles: RoleConfig[];
   services: ServiceConfig[];
+  culler: CullerConfig;
+  activity_log: ActivityLogConfig;
 }
 
 /** The composed JSON Schema of a config file, given the chosen plugins' own options. */
@@ -174,6 +206,8 @@ export function composeSchema(authenticatorProps: Record<string, unknown>, spawn
       proxy: opt(ProxySection, {}, 'ConfigurableHTTPProxy.* options.'),
       load_roles: opt(Type.Array(RoleEntry), [], 'Roles to create or update at start-up (JupyterHub.load_roles).'),
       services: opt(Type.Array(ServiceEntry), [], 'Services: external (url) or managed (command) (JupyterHub.services).'),
+      culler: opt(CullerSection, {}, 'The built-in idle culler.'),
+      activity_log: opt(ActivityLogSection, {}, 'The activity log (events) and its retention.'),
     },
     closed,
   );

@@ -126,6 +126,29 @@ export interface ServiceRolesTable {
   role_id: number;
 }
 
+/** A server shared with one user or one group (exactly one of user_id, group_id is set). */
+export interface SharesTable {
+  id: Generated<number>;
+  spawner_id: number;
+  user_id: number | null;
+  group_id: number | null;
+  /** Granted scopes, each filtered `!server=<owner>/<server>`. */
+  scopes: Json<string[]>;
+  created: Timestamp;
+}
+
+/** An invitation to a server: accepting the (hashed) code creates or extends a share. */
+export interface ShareCodesTable {
+  id: Generated<number>;
+  spawner_id: number;
+  code_hash: string;
+  scopes: Json<string[]>;
+  created: Timestamp;
+  expires_at: Timestamp;
+  exchange_count: ColumnType<number, number | undefined, number>;
+  last_exchanged_at: NullableTimestamp;
+}
+
 /** The hub database, as Kysely sees it. */
 export interface Database {
   users: UsersTable;
@@ -142,6 +165,8 @@ export interface Database {
   user_roles: UserRolesTable;
   group_roles: GroupRolesTable;
   service_roles: ServiceRolesTable;
+  shares: SharesTable;
+  share_codes: ShareCodesTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -151,3 +176,5 @@ export type OAuthClientRow = Selectable<OAuthClientsTable>;
 export type GroupRow = Selectable<GroupsTable>;
 export type ServiceRow = Selectable<ServicesTable>;
 export type RoleRow = Selectable<RolesTable>;
+export type ShareRow = Selectable<SharesTable>;
+export type ShareCodeRow = Selectable<ShareCodesTable>;

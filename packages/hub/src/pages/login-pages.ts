@@ -50,10 +50,12 @@ export async function loginPages(app: FastifyInstance, env: PageEnv): Promise<vo
     }
     if (!outcome.ok) {
       hub.log.info({ user: form.username, reason: outcome.reason, ip: req.ip }, 'failed login');
+      hub.events.emit('login-failed', { user: String(form.username ?? ''), reason: outcome.reason, ip: req.ip });
       return showLogin(req, reply, 403, { login_error: outcome.message, username: form.username ?? '' });
     }
     await auth.startSession(reply, outcome.user.id);
     hub.log.info({ user: outcome.user.name }, 'user logged in');
+    hub.events.emit('login', { user: outcome.user.name });
     return reply.redirect(safeNext((req.query as Form).next) ?? afterLogin());
   });
 
@@ -63,6 +65,7 @@ export async function loginPages(app: FastifyInstance, env: PageEnv): Promise<vo
       await Promise.all(hub.servers.forUser(who.identity.userId).map((rt) => hub.servers.stop(rt)));
     }
     await auth.endSession(req, reply);
+    if (who) hub.events.emit('logout', { user: who.identity.name });
     if (who) {
       // The browser also drops its cookies for the user's servers, so an open server tab is logged
       // out too instead of riding on the server's five-minute cache of the hub's answer.

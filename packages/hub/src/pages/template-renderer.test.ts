@@ -86,6 +86,22 @@ const pages: Record<string, Record<string, unknown>> = {
     error: null,
     minimum_password_length: 12,
   },
+  'accept-share.html': {
+    ...common,
+    code: 'sharecode',
+    owner: 'alice',
+    server_name: '',
+    accept_url: '/hub/accept-share',
+    scopes: [{ scope: 'access:servers!server=alice/', text: 'Use this server' }],
+    expires_at: '2026-12-01T00:00:00Z',
+    error: null,
+  },
+  'oauth.html': {
+    ...common,
+    service_name: 'grader',
+    scope_descriptions: ['read:users:groups!user=alice'],
+    fields: [{ name: 'client_id', value: 'service-grader' }, { name: 'state', value: 'x"y' }],
+  },
 };
 
 const VOID = new Set(['area', 'base', 'br', 'col', 'embed', 'hr', 'img', 'input', 'link', 'meta', 'source', 'track', 'wbr']);

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { ChpClient, type ProxyRoute } from '../proxy/chp-client.js';
 import type { ChpProcess } from '../proxy/chp-process.js';
 import { diffRoutes, type DesiredRoute } from '../proxy/route-diff.js';
+import type { HubEvents } from './hub-events.js';
 
 /** What the hub wants routed: supplied by the server manager (ready servers, pending ones to keep). */
 export interface RouteSource {
@@ -23,7 +24,11 @@ export class RouteManager {
   #timer: NodeJS.Timeout | null = null;
   #process: ChpProcess | null = null;
 
-  constructor(opts: { apiUrl: string; authToken: string; hubTarget: () => string; extraRoutes: Record<string, string>; log: Logger }) {
+  readonly #events: HubEvents | undefined;
+  readonly #reconciled: Array<(routes: Map<string, ProxyRoute>) => Promise<void>> = [];
+
+  constructor(opts: { apiUrl: string; authToken: string; hubTarget: () => string; extraRoutes: Record<string, string>; log: Logger; events?: HubEvents }) {
+    this.#events = opts.events;
     this.client = new ChpClient({ apiUrl: opts.apiUrl, authToken: opts.authToken });
     this.#log = opts.log;
     this.#hubTarget = opts.hubTarget;
@@ -52,7 +57,11 @@ export class RouteManager {
   startPeriodic(intervalMs: number): void {
     if (intervalMs <= 0) return;
     this.#timer = setInterval(() => {
-      this.reconcile().catch((err) => this.#log.warn({ err: String(err) }, 'route check failed'));
+      this.reconcile()
+        .then(async (routes) => {
+          for (const cb of this.#reconciled) await cb(routes);
+        })
+        .catch((err) => this.#log.warn({ err: String(err) }, 'route check failed'));
     }, intervalMs);
     this.#timer.unref();
   }
@@ -62,12 +71,28 @@ export class RouteManager {
     this.#timer = null;
   }
 
+  /** Called with the proxy's table after every periodic reconcile (activity collection). */
+  onReconciled(cb: (routes: Map<string, ProxyRoute>) => Promise<void>): void {
+    this.#reconciled.push(cb);
+  }
+
   async add(routespec: string, target: string, data: Record<string, unknown>): Promise<void> {
-    await this.client.addRoute(routespec, target, data);
+    await this.#timed('proxy-add', routespec, () => this.client.addRoute(routespec, target, data));
   }
 
   async delete(routespec: string): Promise<void> {
-    await this.client.deleteRoute(routespec);
+    await this.#timed('proxy-delete', routespec, () => this.client.deleteRoute(routespec));
+  }
+
+  async #timed(event: 'proxy-add' | 'proxy-delete', routespec: string, op: () => Promise<void>): Promise<void> {
+    const t0 = performance.now();
+    let ok = false;
+    try {
+      await op();
+      ok = true;
+    } finally {
+      this.#events?.emit(event, { routespec, seconds: (performance.now() - t0) / 1000, ok });
+    }
   }
 
   /** The desired table: the hub at '/', ready servers, extra routes. */
@@ -81,7 +106,9 @@ export class RouteManager {
 
   /** JupyterHub's check_routes. Returns the routes it read, for activity collection. */
   async reconcile(): Promise<Map<string, ProxyRoute>> {
+    const t0 = performance.now();
     const actual = await this.client.getRoutes();
+    this.#events?.emit('proxy-poll', { seconds: (performance.now() - t0) / 1000, routes: actual.size });
     const diff = diffRoutes(this.desired(), actual, new Set(this.#sources.flatMap((s) => [...s.pendingRoutespecs()])));
     await Promise.all([
       ...diff.add.map((r) => this.client.addRoute(r.routespec, r.target, r.data)),

@@ -55,11 +55,13 @@ export async function runSpawn(mgr: ServerManager, rt: ServerRuntime, user: Spaw
     await markSpawnerStarted(db, rt.spawnerId, { url, state: spawner.state(), userOptions, started: rt.started });
     await routes.add(rt.prefix, url, { user: user.name, server_name: rt.serverName });
     rt.phase = 'ready';
-    const seconds = ((performance.now() - t0) / 1000).toFixed(2);
-    log.info({ user: user.name, server: rt.serverName, seconds }, 'server ready');
+    const seconds = (performance.now() - t0) / 1000;
+    log.info({ user: user.name, server: rt.serverName, seconds: Number(seconds.toFixed(3)) }, 'server ready');
+    mgr.deps.events.emit('spawn-ready', { user: user.name, server: rt.serverName, seconds });
     rt.emit({ progress: 100, ready: true, message: `Server ready at ${rt.prefix}`, html_message: `Server ready at <a href="${rt.prefix}">${rt.prefix}</a>`, url: rt.prefix });
     return true;
   } catch (err) {
+    rt.failing = true;
     const cancelled = rt.abort.signal.aborted && !(rt.abort.signal.reason instanceof StartTimeout);
     const { message, reason } = cancelled ? { message: 'Spawn cancelled', reason: 'cancelled' } : await describe(err, spawner, mgr);
     log.warn({ user: user.name, server: rt.serverName, reason, err: err instanceof SpawnError ? err.message : String(err) }, 'spawn failed');
@@ -69,6 +71,7 @@ export async function runSpawn(mgr: ServerManager, rt: ServerRuntime, user: Spaw
     await mgr.cleanupFailed(rt).catch((e) => log.error({ err: String(e) }, 'cleanup after failed spawn failed'));
     rt.failure = { message, reason };
     rt.phase = 'failed';
+    mgr.deps.events.emit('spawn-failed', { user: user.name, server: rt.serverName, seconds: (performance.now() - t0) / 1000, reason, message });
     rt.emit({ progress: 100, failed: true, message: cancelled ? message : `Spawn failed: ${message}` });
     return false;
   }

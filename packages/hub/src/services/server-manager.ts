@@ -13,6 +13,7 @@ import { revokeServerCredentials, serverClientId } from './server-credentials.js
 import { runSpawn } from './run-spawn.js';
 import { parseByteSize } from './spawn-env.js';
 import { waitForHttp } from './wait-for-http.js';
+import type { HubEvents } from './hub-events.js';
 
 export interface SpawnUserInfo {
   id: number;
@@ -29,6 +30,7 @@ export interface ServerManagerDeps {
   plugin: SpawnerPlugin<any>;
   routes: RouteManager;
   identities: IdentityResolver;
+  events: HubEvents;
 }
 
 const key = (userId: number, server: string) => `${userId}/${server}`;
@@ -84,7 +86,11 @@ export class ServerManager implements RouteSource {
    * when the spawn has finished either way. A spawn already pending is returned as it is.
    */
   async spawn(user: SpawnUserInfo, serverName: string, userOptions: JsonObject): Promise<ServerRuntime> {
-    const existing = this.get(user.id, serverName);
+    let existing = this.get(user.id, serverName);
+    if (existing?.phase === 'spawning' && existing.failing) {
+      await existing.spawnDone;
+      existing = this.get(user.id, serverName);
+    }
     if (existing?.phase === 'spawning') return existing;
     if (existing?.phase === 'ready') throw new HubError(400, `${user.name}'s server${serverName ? ` ${serverName}` : ''} is already running`);
     if (existing?.phase === 'stopping') throw new HubError(400, `${user.name}'s server${serverName ? ` ${serverName}` : ''} is pending stop. Try again later.`);
@@ -96,11 +102,13 @@ export class ServerManager implements RouteSource {
       if (rt.active) active++;
     }
     if (hub.concurrent_spawn_limit > 0 && pending >= hub.concurrent_spawn_limit) {
+      this.deps.events.emit('spawn-throttled', { user: user.name, server: serverName, reason: 'throttled' });
       const [lo, hi] = hub.spawn_throttle_retry_range;
       const retry = Math.floor(lo + Math.random() * (hi - lo + 1));
       throw new HubError(429, `Too many users trying to log in right now. Try again in ${retry} seconds.`, { headers: { 'Retry-After': String(retry) } });
     }
     if (hub.active_server_limit > 0 && active >= hub.active_server_limit) {
+      this.deps.events.emit('spawn-throttled', { user: user.name, server: serverName, reason: 'too-many-users' });
       throw new HubError(429, 'Active user limit exceeded. Try again in a few minutes.', { headers: { 'Retry-After': '60' } });
     }
     const row = await ensureSpawnerRow(this.deps.db, user.id, serverName);
@@ -108,6 +116,7 @@ export class ServerManager implements RouteSource {
     rt.userOptions = userOptions;
     this.#runtimes.set(key(user.id, serverName), rt);
     rt.emit({ progress: 0, message: 'Server requested' });
+    this.deps.events.emit('spawn-requested', { user: user.name, server: serverName });
     rt.spawnDone = runSpawn(this, rt, user, userOptions).then((ok) => {
       if (ok) this.#schedulePoll(rt);
     });
@@ -115,7 +124,7 @@ export class ServerManager implements RouteSource {
   }
 
   /** Stops a server (cancelling a pending spawn). Resolves when it is gone. */
-  async stop(rt: ServerRuntime, opts: { now?: boolean } = {}): Promise<void> {
+  async stop(rt: ServerRuntime, opts: { now?: boolean; reason?: 'request' | 'cull' | 'shutdown' } = {}): Promise<void> {
     const k = key(rt.userId, rt.serverName);
     if (rt.phase === 'spawning') {
       rt.abort.abort(new Error('cancelled'));
@@ -129,6 +138,7 @@ export class ServerManager implements RouteSource {
     }
     if (rt.stopDone) return rt.stopDone;
     rt.phase = 'stopping';
+    const t0 = performance.now();
     rt.stopDone = (async () => {
       if (rt.pollTimer) clearTimeout(rt.pollTimer);
       await this.deps.routes.delete(rt.prefix).catch((err) => this.deps.log.warn({ err: String(err), route: rt.prefix }, 'could not delete proxy route'));
@@ -138,14 +148,15 @@ export class ServerManager implements RouteSource {
         this.deps.log.error({ err: String(err), user: rt.userName, server: rt.serverName }, 'spawner stop failed');
       }
       await this.#forget(rt);
-      this.deps.log.info({ user: rt.userName, server: rt.serverName }, 'server stopped');
+      this.deps.log.info({ user: rt.userName, server: rt.serverName, reason: opts.reason ?? 'request' }, 'server stopped');
+      this.deps.events.emit('stop', { user: rt.userName, server: rt.serverName, seconds: (performance.now() - t0) / 1000, reason: opts.reason ?? 'request' });
     })();
     return rt.stopDone;
   }
 
   /** Stops every server (hub shutdown with cleanup_servers). */
   async stopAll(): Promise<void> {
-    await Promise.all([...this.#runtimes.values()].map((rt) => this.stop(rt, { now: true })));
+    await Promise.all([...this.#runtimes.values()].map((rt) => this.stop(rt, { now: true, reason: 'shutdown' })));
   }
 
   /** Stops polling without touching servers (hub shutdown that keeps them running). */
@@ -225,15 +236,18 @@ export class ServerManager implements RouteSource {
 
   async #pollOnce(rt: ServerRuntime): Promise<void> {
     if (rt.phase !== 'ready' || !rt.spawner) return;
+    const t0 = performance.now();
     const status = await rt.spawner.poll().catch((err) => {
       this.deps.log.warn({ err: String(err), user: rt.userName }, 'poll failed');
       return { running: true as const };
     });
     if (rt.phase !== 'ready') return;
+    this.deps.events.emit('server-poll', { user: rt.userName, server: rt.serverName, seconds: (performance.now() - t0) / 1000, running: status.running });
     if (status.running) return this.#schedulePoll(rt);
     this.deps.log.warn({ user: rt.userName, server: rt.serverName, exitCode: 'exitCode' in status ? status.exitCode : undefined }, 'server is no longer running; removing its route');
     rt.phase = 'stopping';
     await this.deps.routes.delete(rt.prefix).catch(() => undefined);
     await this.#forget(rt);
+    this.deps.events.emit('stop', { user: rt.userName, server: rt.serverName, seconds: 0, reason: 'died' });
   }
 }

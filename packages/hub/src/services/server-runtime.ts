@@ -25,6 +25,8 @@ export class ServerRuntime {
   lastActivity: Date | null = null;
   userOptions: Record<string, unknown> = {};
   failure: { message: string; reason: string } | null = null;
+  /** The spawn has failed and is being cleaned up; a new start waits for that, then begins afresh. */
+  failing = false;
   readonly abort = new AbortController();
   /** Settles when the current spawn finishes, whichever way. */
   spawnDone: Promise<void> = Promise.resolve();
