@@ -6,6 +6,7 @@ import formbody from '@fastify/formbody';
 import { pino, type Logger } from 'pino';
 import { HubError } from '@tshub/plugin-api';
 import { HubEvents } from './services/hub-events.js';
+import { ActivityLog } from './services/activity-log.js';
 import type { TshubConfig } from './config/schema.js';
 import { openDatabase, type OpenDatabase } from './db/open-database.js';
 import { migrateToLatest } from './db/migrate.js';
@@ -23,6 +24,7 @@ import { defaultRegistry, type Registry } from './registry.js';
 import { JUPYTERHUB_VERSION, type HubContext, type HubUrls } from './hub-context.js';
 import { RouteManager } from './services/route-manager.js';
 import { ServerManager } from './services/server-manager.js';
+import { proxyActivityCollector } from './services/proxy-activity.js';
 import { TemplateRenderer } from './pages/template-renderer.js';
 import { PageRenderer } from './pages/page-renderer.js';
 import { AdminSetup } from './pages/admin-setup.js';
@@ -32,6 +34,8 @@ import { loginPages } from './pages/login-pages.js';
 import { serverPages } from './pages/server-pages.js';
 import { userUrlPages } from './pages/user-url-pages.js';
 import { acceptSharePage } from './pages/accept-share-page.js';
+import { HubMetrics } from './services/metrics.js';
+import { metricsRoute } from './api/metrics-route.js';
 import { loadCookieSecret } from './cookie-secret.js';
 import { newToken } from './auth/secrets.js';
 import { startHub, type StartOptions, type StartedHub } from './start-hub.js';
@@ -72,6 +76,7 @@ export function normalizeBaseUrl(base: string): string {
  */
 export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   const { config } = opts;
+  const buildStarted = performance.now();
   const env = opts.env ?? process.env;
   const registry = opts.registry ?? defaultRegistry();
   const log = opts.logger ?? pino({ level: config.hub.log_level, base: undefined });
@@ -104,6 +109,8 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   const routes = new RouteManager({ apiUrl: config.proxy.api_url, authToken: proxyAuthToken, hubTarget: () => urls.hubUrl, extraRoutes: config.proxy.extra_routes, log, events });
   const servers = new ServerManager({ config, db, log, urls, plugin: spawnerPlugin, routes, identities, events });
   routes.addSource(servers);
+  // JupyterHub's update_last_activity: the proxy's per-route activity, after each periodic route check.
+  routes.onReconciled(proxyActivityCollector({ db, servers, log }));
   const services = new ServiceRegistry({ db, log, urls, identities, routes, roles: config.load_roles });
   routes.addSource(services);
   const managedServices = new ManagedServices({ registry: services, urls, hubIp: config.hub.hub_ip, log, dataDir, hubEnv: env });
@@ -113,6 +120,9 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
     config, db, log, urls, version: JUPYTERHUB_VERSION, identities, authenticator, authenticatorKind: authPlugin.kind,
     spawnerPlugin, servers, routes, renderer, events,
   };
+  // The events table and the structured event log lines; flushed on close.
+  const activityLog = ActivityLog.start({ db, log, events, config: config.activity_log });
+  const metrics = new HubMetrics({ events, servers, db, log, env });
   // As JupyterHub does at start-up: configured admins exist and are admins.
   for (const name of config.authenticator.admin_users) await ensureUser(db, name.trim().toLowerCase(), { admin: true });
   await loadGroups(db, config.hub.load_groups);
@@ -122,7 +132,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   await ensureApiTokens(db, config.hub.api_tokens);
 
   const secure = urls.publicOrigin.startsWith('https:') || config.hub.bind_url.startsWith('https:');
-  const tokenActivity = new TokenActivity(db, log, config.hub.activity_resolution * 1000);
+  const tokenActivity = new TokenActivity(db, log, config.hub.activity_resolution * 1000, (u) => activityLog.recordActivity(u));
   const auth = new RequestAuth(db, identities, { hubPrefix: urls.hubPrefix, cookieMaxAgeDays: config.hub.cookie_max_age_days, secure }, tokenActivity);
   const pages = new PageRenderer(ctx, auth);
   const adminSetup = new AdminSetup();
@@ -147,6 +157,13 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
       done(null, JSON.parse(text));
     } catch {
       done(new HubError(400, 'Invalid JSON in body of request'), undefined);
+    }
+  });
+  // JupyterHub's get_json_body ignores Content-Type; tornado's client (jupyterhub-idle-culler's
+  // DELETE .../servers/x {"remove": true}) sends none.
+  app.addHook('onRequest', async (req) => {
+    if (req.headers['content-type'] === undefined && (Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined)) {
+      req.headers['content-type'] = 'application/json';
     }
   });
   app.addHook('onSend', async (_req, reply, payload) => {
@@ -179,6 +196,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   const close = async (opts: { servers?: boolean; proxy?: boolean } = {}) => {
     closing ??= (async () => {
       if (started) await started.stop(opts);
+      await activityLog.close();
       await app.close();
       await database.close();
     })();
@@ -200,11 +218,13 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   await serverPages(app, pageEnv);
   await acceptSharePage(app, pageEnv);
   await userUrlPages(app, pageEnv);
+  await metricsRoute(app, { hub: ctx, auth, metrics });
 
   return {
     app, ctx, database, adminSetup, proxyAuthToken,
     async start(startOpts = {}) {
       started = await startHub({ app, ctx, adminSetup, proxyAuthToken, dataDir, managedServices }, startOpts);
+      metrics.observeStartup((performance.now() - buildStarted) / 1000);
       return started;
     },
     close: () => close(),

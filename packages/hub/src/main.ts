@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildHub } from './build-hub.js';
 import { fail, loadConfigOrExit } from './cli/load.js';
+import { ACTIVITY_HELP, activityCommand } from './cli/activity-command.js';
 import { openDatabase } from './db/open-database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { ensureUser } from './db/users.js';
@@ -18,6 +19,8 @@ Usage:
                                    validate the config, print every problem, exit non-zero if any
   tshub token USER [--note TEXT] [--config FILE]
                                    issue an API token for USER (created if missing) and print it
+  tshub activity [--from TIME] [--to TIME] [--bucket hour|day] [--json] [--config FILE]
+                                   print the activity report (logins, spawns, failures, culls, users)
   tshub COMMAND --help             help for one command
 
 Options:
@@ -27,12 +30,16 @@ Options:
   migrate: 'Usage: tshub migrate [--config FILE]\n\nApplies pending database migrations and exits. The hub also does this at start.\n',
   config: 'Usage: tshub config check [--config FILE]\n\nValidates the config file once, reports every bad key with its path, exits 2 if any.\n',
   token: 'Usage: tshub token USER [--note TEXT] [--config FILE]\n\nPrints a new API token with all of USER\'s permissions, for scripts (Authorization: token ...).\n',
+  activity: ACTIVITY_HELP,
 };
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, note: { type: 'string' } },
+    options: {
+      config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, note: { type: 'string' },
+      from: { type: 'string' }, to: { type: 'string' }, bucket: { type: 'string' }, json: { type: 'boolean' },
+    },
   });
   const [command = '', ...rest] = positionals;
   if (!(command in HELP) && command !== 'start') fail(`unknown command '${command}'. Run tshub --help.`);
@@ -47,6 +54,10 @@ async function main(): Promise<void> {
   if (command === 'config') {
     if (rest[0] !== 'check') fail("usage: tshub config check [--config FILE]");
     process.stdout.write('Configuration OK.\n');
+    return;
+  }
+  if (command === 'activity') {
+    await activityCommand(config, values);
     return;
   }
   if (command === 'migrate' || command === 'token') {

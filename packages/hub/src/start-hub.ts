@@ -4,6 +4,7 @@ import type { HubContext } from './hub-context.js';
 import type { AdminSetup } from './pages/admin-setup.js';
 import { ChpProcess } from './proxy/chp-process.js';
 import type { ManagedServices } from './services/managed-services.js';
+import { Culler } from './services/culler.js';
 
 export interface StartOptions {
   /** Override hub_port (tests pass 0). */
@@ -19,6 +20,8 @@ export interface StartedHub {
   /** The public URL (the proxy). */
   readonly publicUrl: string;
   readonly proxy: ChpProcess | null;
+  /** The built-in idle culler, when `culler.enabled`. */
+  readonly culler: Culler | null;
   /** Stops what start() started; `servers`/`proxy` override cleanup_servers/cleanup_proxy. */
   stop(opts?: { servers?: boolean; proxy?: boolean }): Promise<void>;
 }
@@ -76,6 +79,8 @@ export async function startHub(
   if (adoption.adopted || adoption.gone) log.info(adoption, 'servers from before the restart checked');
   await routes.reconcile();
   routes.startPeriodic(config.hub.last_activity_interval * 1000);
+  const culler = config.culler.enabled ? new Culler(ctx) : null;
+  culler?.start();
   // Managed services need the hub's API URL, known only now.
   await deps.managedServices?.startAll();
 
@@ -96,8 +101,10 @@ export async function startHub(
     hubUrl: urls.hubUrl,
     publicUrl,
     proxy,
+    culler,
     async stop(opts = {}) {
       routes.stopPeriodic();
+      await culler?.stop();
       // As JupyterHub: managed services always stop with the hub.
       await deps.managedServices?.stopAll();
       if (opts.servers ?? config.hub.cleanup_servers) await servers.stopAll();

@@ -104,7 +104,12 @@ export async function tokenRoutes(app: FastifyInstance, env: ApiEnv): Promise<vo
     const requestedRoles = spec.roles as string[] | null | undefined;
     if (requestedScopes != null && requestedRoles != null) throw badRequest('Can only assign one of scopes or roles when creating tokens.');
 
-    const expiresIn = spec.expires_in;
+    const maxSeconds = hub.config.hub.token_expires_in_max_seconds;
+    // With a maximum configured, it is also the default (JupyterHub 5.1).
+    const expiresIn = (spec.expires_in === undefined || spec.expires_in === null || spec.expires_in === 0) && maxSeconds > 0 ? maxSeconds : spec.expires_in;
+    if (maxSeconds > 0 && typeof expiresIn === 'number' && expiresIn > maxSeconds) {
+      throw badRequest(`token expires_in: ${expiresIn} must not exceed ${maxSeconds}`);
+    }
     let expiresAt: Date | null = null;
     if (expiresIn !== undefined && expiresIn !== null && expiresIn !== 0) {
       if (typeof expiresIn !== 'number' || !Number.isSafeInteger(expiresIn) || expiresIn < 0) {

@@ -17,6 +17,7 @@ export class TokenActivity {
     private readonly db: Kysely<Database>,
     private readonly log: Logger,
     private readonly resolutionMs: number,
+    private readonly onUserActivity?: (user: string) => void,
   ) {}
 
   record(identity: Identity): void {
@@ -28,9 +29,11 @@ export class TokenActivity {
     if (this.#lastWrite.size > 100_000) this.#lastWrite.clear();
     this.#lastWrite.set(id, now);
     const when = new Date(now);
+    const counts = identity.kind === 'user' && !identity.tokenNote?.startsWith('Server at ') && identity.tokenNote !== 'culler';
+    if (counts) this.onUserActivity?.(identity.name);
     void (async () => {
       await touchToken(this.db, id, when);
-      if (identity.kind === 'user' && !identity.tokenNote?.startsWith('Server at ')) await touchUserActivity(this.db, identity.userId, when);
+      if (counts) await touchUserActivity(this.db, identity.userId, when);
     })().catch((err) => this.log.debug({ err: String(err) }, 'could not record token activity'));
   }
 }

@@ -44,6 +44,7 @@ export const HubSection = Type.Object(
     oauth_token_expires_in: Int(0, 'Lifetime (seconds) of OAuth tokens issued to servers; 0 = the cookie lifetime.'),
     api_page_default_limit: Int(50, 'Default page size of paginated API lists.', 1),
     api_page_max_limit: Int(200, 'Largest page size of API lists (and the silent cap without pagination).', 1),
+    token_expires_in_max_seconds: Int(0, 'Longest lifetime (seconds) of tokens created through the API; also their default. 0 = no limit.'),
     api_tokens: StrMap('Pre-shared API tokens for scripts: token -> user name. Stored hashed; the user is created if missing.'),
     load_groups: opt(
       Type.Record(Type.String(), Type.Union([Type.Array(Type.String()), Type.Object({ users: Type.Optional(Type.Array(Type.String())), properties: Type.Optional(Type.Record(Type.String(), Type.Unknown())) }, closed)])),

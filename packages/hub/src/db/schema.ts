@@ -167,6 +167,7 @@ export interface Database {
   service_roles: ServiceRolesTable;
   shares: SharesTable;
   share_codes: ShareCodesTable;
+  events: EventsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -178,3 +179,17 @@ export type ServiceRow = Selectable<ServicesTable>;
 export type RoleRow = Selectable<RolesTable>;
 export type ShareRow = Selectable<SharesTable>;
 export type ShareCodeRow = Selectable<ShareCodesTable>;
+
+/** The activity log: one row per hub event or per-user activity tick (names, not ids: rows outlive users). */
+export interface EventsTable {
+  id: Generated<number>;
+  time: Timestamp;
+  /** login, logout, login-failed, spawn-requested, spawn-ready, spawn-failed, spawn-throttled, stop, activity */
+  kind: string;
+  user_name: string | null;
+  server_name: string | null;
+  /** spawn-ready / spawn-failed: seconds from request; stop: seconds the stop took. */
+  seconds: number | null;
+  reason: string | null;
+  detail: Json<JsonObject>;
+}

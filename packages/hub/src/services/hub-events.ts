@@ -14,10 +14,14 @@ export interface HubEventMap {
   'spawn-failed': { user: string; server: string; seconds: number; reason: string; message: string };
   /** 429 from concurrent_spawn_limit / active_server_limit. */
   'spawn-throttled': { user: string; server: string; reason: 'throttled' | 'too-many-users' };
-  'stop': { user: string; server: string; seconds: number; reason: 'request' | 'died' | 'cull' | 'shutdown' };
+  /** A start asked for a server whose spawn is already in progress (answered with that spawn). */
+  'spawn-already-pending': { user: string; server: string };
+  'stop': { user: string; server: string; seconds: number; reason: 'request' | 'died' | 'cull' | 'shutdown'; cull_reason?: 'idle' | 'max_age' };
   'proxy-add': { routespec: string; seconds: number; ok: boolean };
   'proxy-delete': { routespec: string; seconds: number; ok: boolean };
   'proxy-poll': { seconds: number; routes: number };
+  /** A full route reconcile (JupyterHub's check_routes), start to end. */
+  'check-routes': { seconds: number; added: number; removed: number };
   'server-poll': { user: string; server: string; seconds: number; running: boolean };
   'request': { method: string; handler: string; code: number; seconds: number };
 }

@@ -114,6 +114,7 @@ export class RouteManager {
       ...diff.add.map((r) => this.client.addRoute(r.routespec, r.target, r.data)),
       ...diff.remove.map((spec) => this.client.deleteRoute(spec)),
     ]);
+    this.#events?.emit('check-routes', { seconds: (performance.now() - t0) / 1000, added: diff.add.length, removed: diff.remove.length });
     if (diff.add.length || diff.remove.length) this.#log.info({ added: diff.add.map((r) => r.routespec), removed: diff.remove }, 'proxy routes reconciled');
     return actual;
   }

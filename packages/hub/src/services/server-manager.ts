@@ -91,7 +91,10 @@ export class ServerManager implements RouteSource {
       await existing.spawnDone;
       existing = this.get(user.id, serverName);
     }
-    if (existing?.phase === 'spawning') return existing;
+    if (existing?.phase === 'spawning') {
+      this.deps.events.emit('spawn-already-pending', { user: user.name, server: serverName });
+      return existing;
+    }
     if (existing?.phase === 'ready') throw new HubError(400, `${user.name}'s server${serverName ? ` ${serverName}` : ''} is already running`);
     if (existing?.phase === 'stopping') throw new HubError(400, `${user.name}'s server${serverName ? ` ${serverName}` : ''} is pending stop. Try again later.`);
     const hub = this.deps.config.hub;
@@ -124,7 +127,7 @@ export class ServerManager implements RouteSource {
   }
 
   /** Stops a server (cancelling a pending spawn). Resolves when it is gone. */
-  async stop(rt: ServerRuntime, opts: { now?: boolean; reason?: 'request' | 'cull' | 'shutdown' } = {}): Promise<void> {
+  async stop(rt: ServerRuntime, opts: { now?: boolean; reason?: 'request' | 'cull' | 'shutdown'; cullReason?: 'idle' | 'max_age' } = {}): Promise<void> {
     const k = key(rt.userId, rt.serverName);
     if (rt.phase === 'spawning') {
       rt.abort.abort(new Error('cancelled'));
@@ -149,7 +152,7 @@ export class ServerManager implements RouteSource {
       }
       await this.#forget(rt);
       this.deps.log.info({ user: rt.userName, server: rt.serverName, reason: opts.reason ?? 'request' }, 'server stopped');
-      this.deps.events.emit('stop', { user: rt.userName, server: rt.serverName, seconds: (performance.now() - t0) / 1000, reason: opts.reason ?? 'request' });
+      this.deps.events.emit('stop', { user: rt.userName, server: rt.serverName, seconds: (performance.now() - t0) / 1000, reason: opts.reason ?? 'request', ...(opts.cullReason ? { cull_reason: opts.cullReason } : {}) });
     })();
     return rt.stopDone;
   }
@@ -177,6 +180,7 @@ export class ServerManager implements RouteSource {
         const rt = new ServerRuntime(row.user_id, row.user_name, row.name, row.id, userServerPath(this.deps.urls.baseUrl, row.user_name, row.name));
         rt.url = row.url;
         rt.started = row.started;
+        rt.lastActivity = row.last_activity;
         rt.userOptions = row.user_options;
         const spawner = this.createSpawner(rt, { name: row.user_name, admin: row.user_admin, groups: [] }, row.state, row.user_options, {});
         rt.spawner = spawner;
