@@ -6,6 +6,7 @@ import formbody from '@fastify/formbody';
 import { pino, type Logger } from 'pino';
 import { HubError } from '@tshub/plugin-api';
 import { HubEvents } from './services/hub-events.js';
+import { ActivityBuffer } from './services/activity-buffer.js';
 import { ActivityLog } from './services/activity-log.js';
 import type { TshubConfig } from './config/schema.js';
 import { openDatabase, type OpenDatabase } from './db/open-database.js';
@@ -106,6 +107,8 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
 
   const identities = new IdentityResolver(db);
   const events = new HubEvents();
+  // Activity reports are merged in memory and written at most every 5 s (or activity_resolution if shorter).
+  const activity = new ActivityBuffer(db, log, Math.min(config.hub.activity_resolution, 5) * 1000);
   const routes = new RouteManager({ apiUrl: config.proxy.api_url, authToken: proxyAuthToken, hubTarget: () => urls.hubUrl, extraRoutes: config.proxy.extra_routes, log, events });
   const servers = new ServerManager({ config, db, log, urls, plugin: spawnerPlugin, routes, identities, events });
   routes.addSource(servers);
@@ -118,7 +121,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
 
   const ctx: HubContext = {
     config, db, log, urls, version: JUPYTERHUB_VERSION, identities, authenticator, authenticatorKind: authPlugin.kind,
-    spawnerPlugin, servers, routes, renderer, events,
+    spawnerPlugin, servers, routes, renderer, events, activity,
   };
   // The events table and the structured event log lines; flushed on close.
   const activityLog = ActivityLog.start({ db, log, events, config: config.activity_log });
@@ -196,6 +199,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   const close = async (opts: { servers?: boolean; proxy?: boolean } = {}) => {
     closing ??= (async () => {
       if (started) await started.stop(opts);
+      await activity.flush();
       await activityLog.close();
       await app.close();
       await database.close();

@@ -8,6 +8,7 @@ import type { ServerManager } from './services/server-manager.js';
 import type { RouteManager } from './services/route-manager.js';
 import type { TemplateRenderer } from './pages/template-renderer.js';
 import type { HubEvents } from './services/hub-events.js';
+import type { ActivityBuffer } from './services/activity-buffer.js';
 
 /** URLs the hub needs everywhere. `hubUrl` is known once the hub listens. */
 export interface HubUrls {
@@ -42,6 +43,8 @@ export interface HubContext {
   readonly renderer: TemplateRenderer;
   /** What happens in the hub (activity log, metrics and event log lines subscribe). */
   readonly events: HubEvents;
+  /** Coalesced activity writes (reports from servers). */
+  readonly activity: ActivityBuffer;
 }
 
 /** The JupyterHub version tshub speaks (clients compare it; the idle culler needs >= 1.3). */

@@ -15,7 +15,7 @@ export async function activityRoutes(app: FastifyInstance, env: ApiEnv): Promise
     const { identity } = await apiCaller(env, req);
     const { name } = req.params;
     await requireScopes(identity, ['users:activity'], { user: name });
-    const user = await findUser(env.hub.db, name);
+    const user = identity.kind === 'user' && identity.name === name ? { id: identity.userId } : await findUser(env.hub.db, name);
     if (!user) throw notFound(`No such user: ${name}`);
     const body = req.body as unknown;
     if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('body must be a JSON dict');
@@ -36,22 +36,22 @@ export async function activityRoutes(app: FastifyInstance, env: ApiEnv): Promise
       }
     }
     const userWhen = last_activity !== undefined ? check(last_activity, 'last_activity') : null;
-    const db = env.hub.db;
+    // Active servers are known in memory; only a stopped server's name needs a lookup. All names are
+    // checked before anything is recorded.
+    const resolved: Array<{ spawnerId: number; when: Date; server: string }> = [];
     for (const { server, when } of updates) {
-      const row = await db.selectFrom('spawners').select('id').where('user_id', '=', user.id).where('name', '=', server).executeTakeFirst();
-      if (!row) throw badRequest(`No such server '${server}' for user ${name}`);
+      const rt = env.hub.servers.get(user.id, server);
+      const id = rt?.spawnerId ?? (await env.hub.db.selectFrom('spawners').select('id').where('user_id', '=', user.id).where('name', '=', server).executeTakeFirst())?.id;
+      if (id === undefined) throw badRequest(`No such server '${server}' for user ${name}`);
+      resolved.push({ spawnerId: id, when, server });
     }
-    for (const { server, when } of updates) {
-      await db.updateTable('spawners').set({ last_activity: when }).where('user_id', '=', user.id).where('name', '=', server)
-        .where((eb) => eb.or([eb('last_activity', 'is', null), eb('last_activity', '<', when)])).execute();
+    for (const { spawnerId, when, server } of resolved) {
       const rt = env.hub.servers.get(user.id, server);
       if (rt && (!rt.lastActivity || rt.lastActivity < when)) rt.lastActivity = when;
+      env.hub.activity.recordServer(spawnerId, when);
     }
     const newest = [userWhen, ...updates.map((u) => u.when)].filter((d): d is Date => d !== null).sort((a, b) => b.getTime() - a.getTime())[0];
-    if (newest) {
-      await db.updateTable('users').set({ last_activity: newest }).where('id', '=', user.id)
-        .where((eb) => eb.or([eb('last_activity', 'is', null), eb('last_activity', '<', newest)])).execute();
-    }
+    if (newest) env.hub.activity.recordUser(user.id, newest);
     reply.code(200);
     return reply.send();
   });

@@ -146,6 +146,8 @@ export class Culler {
     if (this.#stopped) return report;
     const t0 = performance.now();
     const { db } = this.#ctx;
+    // Activity reports are written in batches; the culler must see every one it received.
+    await this.#ctx.activity.flush();
     const c = this.config;
     const now = Date.now();
     const timeoutMs = c.timeout * 1000;

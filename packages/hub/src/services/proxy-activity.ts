@@ -1,4 +1,5 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
+import { writeActivity } from './activity-buffer.js';
 import type { Logger } from 'pino';
 import type { Database } from '../db/schema.js';
 import type { ProxyRoute } from '../proxy/chp-client.js';
@@ -13,8 +14,6 @@ export interface ServerActivity {
 }
 
 /** Rows per statement: two bind parameters each, far below Postgres' 65535. */
-const CHUNK = 2000;
-
 /**
  * Moves `spawners.last_activity` and `users.last_activity` forward (never back) for many servers at
  * once: one UPDATE ... FROM (VALUES ...) per table (per 2000 servers), instead of two statements
@@ -30,16 +29,7 @@ export async function recordServerActivity(db: Kysely<Database>, entries: readon
     const u = byUser.get(e.userId);
     if (!u || u < e.when) byUser.set(e.userId, e.when);
   }
-  for (const [table, values] of [['spawners', bySpawner], ['users', byUser]] as const) {
-    const rows = [...values];
-    for (let i = 0; i < rows.length; i += CHUNK) {
-      const list = sql.join(rows.slice(i, i + CHUNK).map(([id, when]) => sql`(${id}::integer, ${when.toISOString()}::timestamptz)`));
-      await sql`
-        UPDATE ${sql.table(table)} AS t SET last_activity = v.ts
-        FROM (VALUES ${list}) AS v(id, ts)
-        WHERE t.id = v.id AND (t.last_activity IS NULL OR t.last_activity < v.ts)`.execute(db);
-    }
-  }
+  await writeActivity(db, bySpawner, byUser);
 }
 
 /**
