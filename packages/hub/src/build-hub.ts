@@ -24,7 +24,7 @@ import { ensureApiTokens } from './auth/config-tokens.js';
 import { defaultRegistry, type Registry } from './registry.js';
 import { JUPYTERHUB_VERSION, type HubContext, type HubUrls } from './hub-context.js';
 import { RouteManager } from './services/route-manager.js';
-import { ServerManager } from './services/server-manager.js';
+import { ServerManager, commonSpawnerConfig } from './services/server-manager.js';
 import { proxyActivityCollector } from './services/proxy-activity.js';
 import { TemplateRenderer } from './pages/template-renderer.js';
 import { PageRenderer } from './pages/page-renderer.js';
@@ -96,11 +96,23 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
 
   const authPlugin = registry.authenticators.get(config.authenticator.kind)!;
   const spawnerPlugin = registry.spawners.get(config.spawner.kind)!;
-  const authenticator = authPlugin.create({ config: config.authenticator, store: pluginStore(db, authPlugin.kind), log: log.child({ authenticator: authPlugin.kind }) });
-
   const baseUrl = normalizeBaseUrl(config.hub.base_url !== '/' ? config.hub.base_url : new URL(config.hub.bind_url.replace('://:', '://0.0.0.0:')).pathname);
   const publicOrigin = config.hub.public_url ? new URL(config.hub.public_url).origin : '';
   const urls: HubUrls = { baseUrl, hubPrefix: `${baseUrl}hub/`, hubUrl: '', hubApiUrl: '', publicOrigin };
+  const authenticator = authPlugin.create({
+    config: config.authenticator, store: pluginStore(db, authPlugin.kind), log: log.child({ authenticator: authPlugin.kind }),
+    urls: { hubPrefix: urls.hubPrefix, publicOrigin },
+  });
+  // One Docker client / watch cache per hub, closed with it.
+  let spawnerShared;
+  try {
+    spawnerShared = spawnerPlugin.openShared
+      ? await spawnerPlugin.openShared({ config: config.spawner, common: commonSpawnerConfig(config), log: log.child({ spawner: spawnerPlugin.kind }) })
+      : undefined;
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
 
   const proxyAuthToken = config.proxy.auth_token || env.CONFIGPROXY_AUTH_TOKEN || (config.proxy.should_start ? newToken() : '');
   if (!proxyAuthToken) throw new HubError(500, 'proxy.should_start is false, so the proxy auth token must be given: set proxy.auth_token or $CONFIGPROXY_AUTH_TOKEN');
@@ -110,7 +122,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   // Activity reports are merged in memory and written at most every 5 s (or activity_resolution if shorter).
   const activity = new ActivityBuffer(db, log, Math.min(config.hub.activity_resolution, 5) * 1000);
   const routes = new RouteManager({ apiUrl: config.proxy.api_url, authToken: proxyAuthToken, hubTarget: () => urls.hubUrl, extraRoutes: config.proxy.extra_routes, log, events });
-  const servers = new ServerManager({ config, db, log, urls, plugin: spawnerPlugin, routes, identities, events });
+  const servers = new ServerManager({ config, db, log, urls, plugin: spawnerPlugin, shared: spawnerShared, routes, identities, events });
   routes.addSource(servers);
   // JupyterHub's update_last_activity: the proxy's per-route activity, after each periodic route check.
   routes.onReconciled(proxyActivityCollector({ db, servers, log }));
@@ -202,6 +214,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
       await activity.flush();
       await activityLog.close();
       await app.close();
+      await spawnerShared?.close().catch((err: unknown) => log.warn({ err }, 'closing the spawner failed'));
       await database.close();
     })();
     return closing;

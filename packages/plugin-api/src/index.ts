@@ -9,6 +9,8 @@ export type {
   SpawnerCommonConfig,
   PollResult,
   ProgressEvent,
+  PrePullProgress,
+  SpawnerShared,
 } from './spawner.js';
 export type {
   Authenticator,
@@ -18,4 +20,5 @@ export type {
   LoginInput,
   PluginStore,
 } from './authenticator.js';
+export type { AccountManager } from './accounts.js';
 export { formatTemplate, escapeUsername } from './template.js';

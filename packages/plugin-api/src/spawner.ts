@@ -47,7 +47,7 @@ export interface SpawnerCommonConfig {
  * Everything a spawner instance needs, computed by the hub. Read-only: a spawner reports back only
  * through its return values and {@link Spawner.state}.
  */
-export interface SpawnContext<C = Record<string, unknown>> {
+export interface SpawnContext<C = Record<string, unknown>, S = unknown> {
   readonly user: SpawnUser;
   /** '' for the default server. */
   readonly serverName: string;
@@ -66,6 +66,46 @@ export interface SpawnContext<C = Record<string, unknown>> {
   /** The plugin's own options from the `spawner:` section, validated against its `configSchema`. */
   readonly config: C;
   readonly log: PluginLogger;
+  /** What {@link SpawnerPlugin.openShared} returned (one Docker client, one watch cache), or undefined. */
+  readonly shared: S;
+}
+
+/** Progress of an image pre-pull, per image and node. */
+export interface PrePullProgress {
+  readonly image: string;
+  /** The node pulling (Swarm, Kubernetes), or undefined on a single engine. */
+  readonly node?: string;
+  /** 0-100 for this image on this node. */
+  readonly progress: number;
+  readonly message: string;
+}
+
+/** The hub-lifetime half of a spawner kind: shared clients and caches, and kind-wide operations. */
+export interface SpawnerShared {
+  /** Ends watches and connections. Called once when the hub stops. */
+  close(): Promise<void>;
+  /**
+   * Optional: pulls the configured images (on every node) ahead of use. Resolves with one line per image
+   * and node; rejects only for a failure of the whole operation.
+   */
+  prePull?(onProgress: (e: PrePullProgress) => void, signal?: AbortSignal): Promise<{ image: string; node?: string; ok: boolean; message: string }[]>;
+  /**
+   * Optional: HTML fields for a user's spawn form (allowed_images, profile_list), or null for none
+   * (then the common `options_form` applies). Values are escaped by the plugin.
+   */
+  optionsForm?(user: SpawnUser): string | null | Promise<string | null>;
+  /**
+   * Optional: validates and normalises user_options from the spawn form (each field a string or a list of
+   * strings) or the API body. Throw HubError(400) with a message for the person.
+   */
+  checkUserOptions?(options: JsonObject, user: SpawnUser): JsonObject | Promise<JsonObject>;
+  /**
+   * Optional: the image new servers start from, changed at run time (the rolling update). The hub keeps
+   * the value across restarts and calls this again at start-up.
+   */
+  setImage?(image: string | null): void;
+  /** Optional: the image a running server was started from, read from its persisted state. */
+  imageOf?(state: JsonObject): string | null;
 }
 
 /**
@@ -109,10 +149,15 @@ export interface Spawner {
 }
 
 /** A spawner kind, registered under a short name (`kind:` in the `spawner:` config section). */
-export interface SpawnerPlugin<C = Record<string, unknown>> {
+export interface SpawnerPlugin<C = Record<string, unknown>, S extends SpawnerShared | undefined = any> {
   readonly kind: string;
   /** JSON Schema for the options this kind adds to the `spawner:` section (properties only). */
   readonly configSchema: JsonSchema;
+  /**
+   * Optional: opens the hub-lifetime resources once, when the hub is built (before any create). Throw a
+   * HubError naming the key path for a configuration that cannot work (bad mem_limit, no engine).
+   */
+  openShared?(ctx: { config: C; common: SpawnerCommonConfig; log: PluginLogger }): Promise<S>;
   /** Creates the instance for one server. Must not do I/O; `start` or `poll` does. */
-  create(ctx: SpawnContext<C>): Spawner;
+  create(ctx: SpawnContext<C, S>): Spawner;
 }

@@ -57,6 +57,7 @@ export function makeSpawnContext<C>(opts: FixtureOptions<C>): SpawnContext<C> {
   return {
     user: { name, admin: false, groups: [], authState: null },
     serverName,
+    shared: undefined,
     state: opts.state ?? {},
     userOptions: {},
     env,

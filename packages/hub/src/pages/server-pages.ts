@@ -85,9 +85,12 @@ export async function serverPages(app: FastifyInstance, env: PageEnv): Promise<v
     if (rt?.ready) return reply.redirect(next ?? rt.prefix);
     if (rt?.pending) return reply.redirect(`${prefix}spawn-pending/${suffix(t.user.name, t.server)}${next ? `?next=${encodeURIComponent(next)}` : ''}`);
     const query = Object.fromEntries(Object.entries(req.query as Query).filter(([k, v]) => k !== 'next' && k !== '_xsrf' && typeof v === 'string')) as JsonObject;
-    if (hub.config.spawner.options_form && Object.keys(query).length === 0) {
+    const shared = hub.servers.deps.shared;
+    const pluginForm = shared?.optionsForm ? await shared.optionsForm({ name: t.user.name, admin: t.user.admin, groups: await userGroupNames(hub.db, t.user.id), authState: null }) : null;
+    const optionsForm = pluginForm || hub.config.spawner.options_form;
+    if (optionsForm && Object.keys(query).length === 0) {
       return pages.page(req, reply, 'spawn.html', {
-        user_name: t.user.name, server_name: t.server, options_form: hub.config.spawner.options_form,
+        user_name: t.user.name, server_name: t.server, options_form: optionsForm,
         spawn_url: req.url, error: null,
       });
     }

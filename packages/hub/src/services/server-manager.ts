@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { HubError, type JsonObject, type SpawnerCommonConfig, type SpawnerPlugin, type Spawner } from '@tshub/plugin-api';
+import { HubError, type JsonObject, type SpawnerCommonConfig, type SpawnerPlugin, type SpawnerShared, type Spawner } from '@tshub/plugin-api';
 import type { TshubConfig } from '../config/schema.js';
 import type { Database } from '../db/schema.js';
 import { ensureSpawnerRow, listStartedSpawners, markSpawnerStopped } from '../db/spawners.js';
@@ -28,9 +28,22 @@ export interface ServerManagerDeps {
   log: Logger;
   urls: HubUrls;
   plugin: SpawnerPlugin<any>;
+  /** What plugin.openShared returned (undefined for kinds without one). */
+  shared?: SpawnerShared;
   routes: RouteManager;
   identities: IdentityResolver;
   events: HubEvents;
+}
+
+/** The Spawner.* options every kind shares, from the `spawner:` section. */
+export function commonSpawnerConfig(config: TshubConfig): SpawnerCommonConfig {
+  const s = config.spawner;
+  return {
+    cmd: s.cmd, args: s.args, default_url: s.default_url, notebook_dir: s.notebook_dir, environment: s.environment,
+    env_keep: s.env_keep, ip: s.ip, port: s.port, start_timeout: s.start_timeout, http_timeout: s.http_timeout,
+    poll_interval: s.poll_interval, mem_limit: parseByteSize(s.mem_limit), mem_guarantee: parseByteSize(s.mem_guarantee),
+    cpu_limit: s.cpu_limit, cpu_guarantee: s.cpu_guarantee,
+  };
 }
 
 const key = (userId: number, server: string) => `${userId}/${server}`;
@@ -46,13 +59,7 @@ export class ServerManager implements RouteSource {
 
   constructor(deps: ServerManagerDeps) {
     this.deps = deps;
-    const s = deps.config.spawner;
-    this.common = {
-      cmd: s.cmd, args: s.args, default_url: s.default_url, notebook_dir: s.notebook_dir, environment: s.environment,
-      env_keep: s.env_keep, ip: s.ip, port: s.port, start_timeout: s.start_timeout, http_timeout: s.http_timeout,
-      poll_interval: s.poll_interval, mem_limit: parseByteSize(s.mem_limit), mem_guarantee: parseByteSize(s.mem_guarantee),
-      cpu_limit: s.cpu_limit, cpu_guarantee: s.cpu_guarantee,
-    };
+    this.common = commonSpawnerConfig(deps.config);
   }
 
   get(userId: number, server: string): ServerRuntime | undefined {
@@ -114,6 +121,8 @@ export class ServerManager implements RouteSource {
       this.deps.events.emit('spawn-throttled', { user: user.name, server: serverName, reason: 'too-many-users' });
       throw new HubError(429, 'Active user limit exceeded. Try again in a few minutes.', { headers: { 'Retry-After': '60' } });
     }
+    const checkOptions = this.deps.shared?.checkUserOptions;
+    if (checkOptions) userOptions = await checkOptions.call(this.deps.shared, userOptions, { name: user.name, admin: user.admin, groups: [...user.groups], authState: null });
     const row = await ensureSpawnerRow(this.deps.db, user.id, serverName);
     const rt = new ServerRuntime(user.id, user.name, serverName, row.id, userServerPath(this.deps.urls.baseUrl, user.name, serverName));
     rt.userOptions = userOptions;
@@ -213,6 +222,7 @@ export class ServerManager implements RouteSource {
       common: this.common,
       config: this.deps.config.spawner,
       log: this.deps.log.child({ user: user.name, server: rt.serverName }),
+      shared: this.deps.shared,
     });
   }
 
