@@ -33,6 +33,7 @@ import { apiPlugin } from './api/api-plugin.js';
 import { openApiRoute, registerOpenApi } from './api/openapi.js';
 import { loginPages } from './pages/login-pages.js';
 import { serverPages } from './pages/server-pages.js';
+import { accountPages } from './pages/account-pages.js';
 import { userUrlPages } from './pages/user-url-pages.js';
 import { acceptSharePage } from './pages/accept-share-page.js';
 import { HubMetrics } from './services/metrics.js';
@@ -233,6 +234,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   const pageEnv = { hub: ctx, auth, pages, adminSetup, implicitAllowAll };
   await loginPages(app, pageEnv);
   await serverPages(app, pageEnv);
+  await accountPages(app, pageEnv);
   await acceptSharePage(app, pageEnv);
   await userUrlPages(app, pageEnv);
   await metricsRoute(app, { hub: ctx, auth, metrics });

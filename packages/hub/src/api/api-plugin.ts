@@ -15,6 +15,7 @@ import { serviceRoutes } from './service-routes.js';
 import { tokenRoutes } from './token-routes.js';
 import { shareRoutes } from './share-routes.js';
 import { hubRoutes, type ShutdownRequest } from './hub-routes.js';
+import { imageRoutes } from './image-routes.js';
 
 /**
  * Everything under /hub/api, in its own encapsulated scope whose errors are always JupyterHub's
@@ -58,6 +59,7 @@ export async function apiPlugin(app: FastifyInstance, env: ApiEnv & { pages: Pag
   await serverRoutes(app, env);
   await activityRoutes(app, env);
   await activityReportRoutes(app, env);
+  await imageRoutes(app, env);
   await oauthRoutes(app, env);
   await groupRoutes(app, env);
   await legacyRoutes(app, env);
