@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages tshub's tests use (as root): the real single-user server and kernel,
-# Postgres, Chromium for the real-browser page tests. Skips apt entirely when everything is already there.
+# Postgres, Chromium for the real-browser page tests, a Docker engine (with Swarm) and docker-compose
+# for the Docker spawners, openssl for the CAS test's throwaway CA. Skips apt entirely when everything is already there.
 set -euo pipefail
-PKGS=(jupyterhub python3-notebook python3-ipykernel postgresql chromium)
+PKGS=(jupyterhub python3-notebook python3-ipykernel postgresql chromium docker.io docker-compose openssl)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
