@@ -1,10 +1,5 @@
-import { HubError, type AuthenticatorPlugin, type SpawnerPlugin } from '@tshub/plugin-api';
-
-/** Placeholder until the kind is built: refuses to create. */
-export const casAuthenticator: AuthenticatorPlugin = {
-  kind: 'cas',
-  configSchema: {},
-  create() {
-    throw new HubError(500, "The 'cas' kind is not built yet.");
-  },
-};
+/** @tshub/authenticator-cas: login through a CAS 2.0 / 3.0 server (`kind: cas`). */
+export { casAuthenticator } from './cas.js';
+export type { CasConfig } from './config.js';
+export { parseServiceResponse } from './service-response.js';
+export type { CasAttributes, ServiceResponse } from './service-response.js';
