@@ -1,10 +1,30 @@
-import { HubError, type AuthenticatorPlugin, type SpawnerPlugin } from '@tshub/plugin-api';
+/**
+ * @tshub/spawner-kubernetes: KubeSpawner. Each user server is a pod (with an optional PVC and Service)
+ * in one namespace; one watch per kind (pods, events) keeps a cache that every spawner waits on.
+ */
+import type { SpawnerPlugin } from '@tshub/plugin-api';
+import type { KubeSpawnerConfig } from './config.js';
+import { kubernetesConfigSchema } from './config-schema.js';
+import { KubeSpawner } from './kube-spawner.js';
+import { KubeShared } from './shared.js';
 
-/** Placeholder until the kind is built: refuses to create. */
-export const kubernetesSpawner: SpawnerPlugin = {
+export const kubernetesSpawner: SpawnerPlugin<KubeSpawnerConfig, KubeShared> = {
   kind: 'kubernetes',
-  configSchema: {},
-  create() {
-    throw new HubError(500, "The 'kubernetes' kind is not built yet.");
-  },
+  configSchema: kubernetesConfigSchema,
+  openShared: ({ config, log }) => KubeShared.open(config, log),
+  create: (ctx) => new KubeSpawner(ctx),
 };
+
+export { KubeShared } from './shared.js';
+export { KubeSpawner } from './kube-spawner.js';
+export { kubernetesConfigSchema } from './config-schema.js';
+export { resolvePodOptions, applyOverride, parseByteSize, wantsPvc, DEFAULTS } from './config.js';
+export type { KubeSpawnerConfig, PodOptions, ProfileConfig } from './config.js';
+export { buildPod, podEnv, templateValues, COMPONENT_LABEL, POD_COMPONENT, NOTEBOOK_CONTAINER } from './pod-manifest.js';
+export type { ManifestNames } from './pod-manifest.js';
+export { buildPvc, buildService, serviceHost } from './storage-service-manifests.js';
+export { safeSlug, dnsLabel, labelValue, templateNames, objectName } from './names.js';
+export { startView, pollView, eventMessage } from './pod-status.js';
+export { Reflector } from './reflector.js';
+export { renderManifests } from './manifests.js';
+export type { RenderInput } from './manifests.js';
