@@ -56,8 +56,10 @@ export async function startTestHub(t: Test, opts: TestHubOptions = {}): Promise<
     hub: { bind_url: `http://127.0.0.1:${publicPort}`, hub_ip: '127.0.0.1', data_dir: dataDir, db_url: dbUrl, last_activity_interval: 0, ...c.hub },
     authenticator: { kind: 'dummy', allow_all: true, ...c.authenticator },
     spawner: {
-      home_dir_template: path.join(dataDir, 'homes', '{escaped_username}'),
-      log_dir: path.join(dataDir, 'logs'),
+      // Homes and logs under the test's data dir, for the process kinds that have these options.
+      ...(['simple', 'local-process', undefined].includes(c.spawner?.kind as string | undefined)
+        ? { home_dir_template: path.join(dataDir, 'homes', '{escaped_username}'), log_dir: path.join(dataDir, 'logs') }
+        : {}),
       ...c.spawner,
       environment: { ...SINGLEUSER_ENV, ...(c.spawner?.environment as object | undefined) },
     },
