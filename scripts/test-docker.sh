@@ -25,6 +25,7 @@ case "${1:-}" in
     if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" != "active" ]; then
       docker swarm init --advertise-addr 127.0.0.1 >/dev/null
     fi
+    bash "$(dirname "$0")/build-test-image.sh" >/dev/null
     echo "$sock"
     ;;
   stop)
