@@ -56,8 +56,8 @@ const BAD_CONFIGS: BadConfig[] = [
   },
   {
     name: 'an unknown spawner kind',
-    yaml: (p) => listenOn(p) + 'spawner: {kind: kubernetes}\n',
-    expect: [/spawner\.kind/, /"kubernetes"/, /known kinds: .*simple/, /local-process/],
+    yaml: (p) => listenOn(p) + 'spawner: {kind: nomad}\n',
+    expect: [/spawner\.kind/, /"nomad"/, /known kinds: .*simple/, /local-process/],
     ports: allPorts,
   },
   {

@@ -4,7 +4,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import { pino, type Logger } from 'pino';
-import { HubError } from '@tshub/plugin-api';
+import { HubError, type PluginStore } from '@tshub/plugin-api';
 import { HubEvents } from './services/hub-events.js';
 import { ActivityBuffer } from './services/activity-buffer.js';
 import { ActivityLog } from './services/activity-log.js';
@@ -21,10 +21,14 @@ import { IdentityResolver } from './auth/identity.js';
 import { RequestAuth } from './auth/request-auth.js';
 import { TokenActivity } from './auth/token-activity.js';
 import { ensureApiTokens } from './auth/config-tokens.js';
+import { createAuthServices } from './auth/auth-services.js';
+import { checkSomeoneCanLogIn, cryptFromEnv, validateAuthenticator } from './auth/startup-checks.js';
+import { lateStore } from './auth/late-store.js';
 import { defaultRegistry, type Registry } from './registry.js';
 import { JUPYTERHUB_VERSION, type HubContext, type HubUrls } from './hub-context.js';
 import { RouteManager } from './services/route-manager.js';
 import { ServerManager, commonSpawnerConfig } from './services/server-manager.js';
+import { imagePrePull } from './services/image-prepull.js';
 import { proxyActivityCollector } from './services/proxy-activity.js';
 import { TemplateRenderer } from './pages/template-renderer.js';
 import { PageRenderer } from './pages/page-renderer.js';
@@ -86,6 +90,24 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const cookieSecret = loadCookieSecret({ configured: config.hub.cookie_secret, file: config.hub.cookie_secret_file || path.join(dataDir, 'jupyterhub_cookie_secret'), env });
 
+  const authPlugin = registry.authenticators.get(config.authenticator.kind)!;
+  const spawnerPlugin = registry.spawners.get(config.spawner.kind)!;
+  const baseUrl = normalizeBaseUrl(config.hub.base_url !== '/' ? config.hub.base_url : new URL(config.hub.bind_url.replace('://:', '://0.0.0.0:')).pathname);
+  const publicOrigin = config.hub.public_url ? new URL(config.hub.public_url).origin : '';
+  const urls: HubUrls = { baseUrl, hubPrefix: `${baseUrl}hub/`, hubUrl: '', hubApiUrl: '', publicOrigin };
+  // The login configuration is checked before anything is opened, so a bad one fails at once.
+  const crypt = cryptFromEnv(config.authenticator, env);
+  let authStore: PluginStore | null = null;
+  const authenticator = authPlugin.create({
+    config: config.authenticator, store: lateStore(() => authStore), log: log.child({ authenticator: authPlugin.kind }),
+    urls: { hubPrefix: urls.hubPrefix, publicOrigin },
+  });
+  // Local accounts are created by an admin, so having one is what "allowed" means, unless anyone may
+  // create one by logging in (first_use_passwords).
+  const implicitAllowAll = authPlugin.kind === 'local' && config.authenticator.first_use_passwords !== true;
+  checkSomeoneCanLogIn(config.authenticator, authenticator, { kind: authPlugin.kind, implicitAllowAll });
+  await validateAuthenticator(authenticator, authPlugin.kind);
+
   const database = await openDatabase({ dbUrl: config.hub.db_url || env.TSHUB_DB_URL || '', dataDir });
   try {
     await migrateToLatest(database.db);
@@ -94,16 +116,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
     throw err;
   }
   const { db } = database;
-
-  const authPlugin = registry.authenticators.get(config.authenticator.kind)!;
-  const spawnerPlugin = registry.spawners.get(config.spawner.kind)!;
-  const baseUrl = normalizeBaseUrl(config.hub.base_url !== '/' ? config.hub.base_url : new URL(config.hub.bind_url.replace('://:', '://0.0.0.0:')).pathname);
-  const publicOrigin = config.hub.public_url ? new URL(config.hub.public_url).origin : '';
-  const urls: HubUrls = { baseUrl, hubPrefix: `${baseUrl}hub/`, hubUrl: '', hubApiUrl: '', publicOrigin };
-  const authenticator = authPlugin.create({
-    config: config.authenticator, store: pluginStore(db, authPlugin.kind), log: log.child({ authenticator: authPlugin.kind }),
-    urls: { hubPrefix: urls.hubPrefix, publicOrigin },
-  });
+  authStore = pluginStore(db, authPlugin.kind);
   // One Docker client / watch cache per hub, closed with it.
   let spawnerShared;
   try {
@@ -119,10 +132,14 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   if (!proxyAuthToken) throw new HubError(500, 'proxy.should_start is false, so the proxy auth token must be given: set proxy.auth_token or $CONFIGPROXY_AUTH_TOKEN');
 
   const identities = new IdentityResolver(db);
+  identities.auth = createAuthServices({
+    db, authenticator, config: config.authenticator, kind: authPlugin.kind, implicitAllowAll, crypt, log, invalidate: () => identities.invalidate(),
+  });
+  await identities.auth.state.reencryptAll();
   const events = new HubEvents();
   // Activity reports are merged in memory and written at most every 5 s (or activity_resolution if shorter).
   const activity = new ActivityBuffer(db, log, Math.min(config.hub.activity_resolution, 5) * 1000);
-  const routes = new RouteManager({ apiUrl: config.proxy.api_url, authToken: proxyAuthToken, hubTarget: () => urls.hubUrl, extraRoutes: config.proxy.extra_routes, log, events });
+  const routes = new RouteManager({ apiUrl: config.proxy.api_url, authToken: proxyAuthToken, hubTarget: () => (config.hub.hub_connect_url ? new URL(config.hub.hub_connect_url).origin : urls.hubUrl), extraRoutes: config.proxy.extra_routes, log, events });
   const servers = new ServerManager({ config, db, log, urls, plugin: spawnerPlugin, shared: spawnerShared, routes, identities, events });
   routes.addSource(servers);
   // JupyterHub's update_last_activity: the proxy's per-route activity, after each periodic route check.
@@ -149,12 +166,9 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
 
   const secure = urls.publicOrigin.startsWith('https:') || config.hub.bind_url.startsWith('https:');
   const tokenActivity = new TokenActivity(db, log, config.hub.activity_resolution * 1000, (u) => activityLog.recordActivity(u));
-  const auth = new RequestAuth(db, identities, { hubPrefix: urls.hubPrefix, cookieMaxAgeDays: config.hub.cookie_max_age_days, secure }, tokenActivity);
+  const auth = new RequestAuth(db, identities, { hubPrefix: urls.hubPrefix, cookieMaxAgeDays: config.hub.cookie_max_age_days, secure }, tokenActivity, identities.auth.refresher);
   const pages = new PageRenderer(ctx, auth);
   const adminSetup = new AdminSetup();
-  // Local accounts are created by an admin, so having one is what "allowed" means, unless anyone may
-  // create one by logging in (first_use_passwords).
-  const implicitAllowAll = authPlugin.kind === 'local' && config.authenticator.first_use_passwords !== true;
 
   const app = Fastify({
     logger: false,
@@ -215,6 +229,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
       await activity.flush();
       await activityLog.close();
       await app.close();
+      imagePrePull(ctx).cancel();
       await spawnerShared?.close().catch((err: unknown) => log.warn({ err }, 'closing the spawner failed'));
       await database.close();
     })();

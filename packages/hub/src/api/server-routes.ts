@@ -55,6 +55,7 @@ export async function serverRoutes(app: FastifyInstance, env: ApiEnv): Promise<v
     const finished = await Promise.race([done.then(() => true), delay(hub.config.hub.slow_stop_timeout * 1000).then(() => false)]);
     if (remove) {
       const removeRow = async () => {
+        await hub.servers.deleteForever(user, server);
         await hub.db.deleteFrom('spawners').where('user_id', '=', user.id).where('name', '=', server).execute();
         hub.identities.invalidate(); // its shares went with it
       };

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { JsonObject } from '@tshub/plugin-api';
 import { normalizeUsername, validUsername } from '../auth/login-flow.js';
 import { hasScope } from '../auth/scopes.js';
 import { findUser, userGroupNames } from '../db/users.js';
@@ -69,7 +70,11 @@ export async function userMutationRoutes(app: FastifyInstance, env: ApiEnv): Pro
       await Promise.all(live.map((rt) => hub.servers.stop(rt)));
     }
     if (typeof data.admin === 'boolean') patch.admin = data.admin;
-    if (data.auth_state !== undefined) patch.authState = JSON.stringify(data.auth_state);
+    if (data.auth_state !== undefined) {
+      // Encrypted with the first JUPYTERHUB_CRYPT_KEY (which also re-encrypts rows written under an older key).
+      const state = data.auth_state as JsonObject | null;
+      patch.authState = hub.identities.auth ? hub.identities.auth.state.write(state) : state === null ? null : JSON.stringify(state);
+    }
     if (Array.isArray(data.groups)) {
       const wanted = [...new Set(data.groups as string[])];
       const found = await findGroupsByName(hub.db, wanted);
@@ -104,6 +109,9 @@ export async function userMutationRoutes(app: FastifyInstance, env: ApiEnv): Pro
       const stopped = Promise.all(runtimes.map((rt) => hub.servers.stop(rt))).then(() => 'done' as const);
       if ((await Promise.race([stopped, delay(hub.config.hub.slow_stop_timeout * 1000)])) === 'timeout') throw stopping;
     }
+    const rows = await hub.db.selectFrom('spawners').select('name').where('user_id', '=', user.id).execute();
+    for (const { name: server } of rows) await hub.servers.deleteForever(user, server);
+    await hub.authenticator.deleteUser?.(user.name).catch((err: unknown) => hub.log.warn({ err, user: user.name }, 'the authenticator could not forget the user'));
     await deleteUserRow(hub.db, user.id);
     hub.identities.invalidate();
     hub.log.info({ by: identity.name, user: user.name }, 'user deleted');

@@ -135,7 +135,8 @@ export async function presentUsers(hub: HubContext, scopes: ScopeSet, users: rea
       }
     }
     if (opts.authState === 'always' || (opts.authState === 'if-allowed' && hasScope(scopes, 'admin:auth_state', target))) {
-      model.auth_state = parseAuthState(user.auth_state);
+      // Decrypted with JUPYTERHUB_CRYPT_KEY (legacy plaintext rows are read as they are).
+      model.auth_state = hub.identities.auth ? hub.identities.auth.state.read(user.auth_state) : parseAuthState(user.auth_state);
     }
     return model;
   });

@@ -7,6 +7,7 @@ import { LOGIN_COOKIE, XSRF_COOKIE } from './cookies.js';
 import type { Identity, IdentityResolver } from './identity.js';
 import { hashSecret, newSecret } from './secrets.js';
 import type { TokenActivity } from './token-activity.js';
+import type { UserRefresher } from './user-refresh.js';
 
 const TOKEN_HEADER = /^(?:token|bearer)\s+(\S+)\s*$/i;
 
@@ -27,6 +28,7 @@ export class RequestAuth {
     private readonly identities: IdentityResolver,
     private readonly opts: { hubPrefix: string; cookieMaxAgeDays: number; secure: boolean },
     private readonly activity?: TokenActivity,
+    private readonly refresher?: UserRefresher,
   ) {}
 
   /** Token first (when allowed), then the login cookie. */
@@ -37,7 +39,7 @@ export class RequestAuth {
     if (opts.allowToken && header) {
       const m = TOKEN_HEADER.exec(header);
       if (m) {
-        const identity = await this.identities.fromToken(m[1]!);
+        const identity = await this.#refreshed(await this.identities.fromToken(m[1]!), () => this.identities.fromToken(m[1]!));
         result = identity ? { identity, via: 'token' } : null;
         if (identity) this.activity?.record(identity);
         this.#memo.set(req, result);
@@ -46,11 +48,39 @@ export class RequestAuth {
     }
     const session = this.sessionSecret(req);
     if (session) {
-      const identity = await this.identities.fromSession(hashSecret(session));
+      const hash = hashSecret(session);
+      const identity = await this.#refreshed(await this.identities.fromSession(hash), () => this.identities.fromSession(hash), hash);
       if (identity) result = { identity, via: 'cookie' };
     }
     this.#memo.set(req, result);
     return result;
+  }
+
+  /**
+   * refresh_user on age (auth_refresh_age): a Map lookup unless due. A login the authenticator no
+   * longer accepts counts as none (pages redirect to the login page, the API answers 403) and its
+   * session is deleted; a changed model is re-resolved. A failing provider does not log anyone out.
+   */
+  async #refreshed(identity: Identity | null, reload: () => Promise<Identity | null>, sessionHash?: string): Promise<Identity | null> {
+    const refresher = this.refresher;
+    if (!identity || identity.kind !== 'user' || !refresher?.due(identity.userId)) return identity;
+    let valid: boolean;
+    try {
+      valid = await refresher.refresh(identity.userId);
+    } catch {
+      // The refresher logged it; the provider may be down: keep the login and retry after the age.
+      refresher.markFresh(identity.userId);
+      return identity;
+    }
+    if (!valid) {
+      if (sessionHash) {
+        await this.db.deleteFrom('api_tokens').where('session_id', '=', sessionHash).execute();
+        await this.db.deleteFrom('sessions').where('id', '=', sessionHash).execute();
+      }
+      this.identities.invalidate();
+      return null;
+    }
+    return reload();
   }
 
   /** The session secret from the signed login cookie, if the signature checks out. */

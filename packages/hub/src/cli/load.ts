@@ -27,5 +27,7 @@ export async function loadConfigOrExit(file: string | undefined): Promise<{ conf
 export function fail(err: unknown): never {
   const msg = err instanceof HubError ? err.message : err instanceof Error ? err.stack ?? err.message : String(err);
   process.stderr.write(`tshub: ${msg}\n`);
-  process.exit(1);
+  // Configuration refused at start-up (nobody could log in, a plugin's own check) exits 2, like a bad config file.
+  const code = (err as { exitCode?: unknown } | null)?.exitCode;
+  process.exit(typeof code === 'number' ? code : 1);
 }

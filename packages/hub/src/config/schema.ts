@@ -1,4 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import type { AuthModel } from '@tshub/plugin-api';
 
 const opt = <T extends TSchema>(schema: T, def: Static<T>, description: string) =>
   Type.Optional({ ...schema, default: def, description } as T);
@@ -56,6 +57,7 @@ export const HubSection = Type.Object(
     announcement: Str('', 'A message shown at the top of every page.'),
     authenticate_prometheus: Bool(true, 'Require the read:metrics scope for /hub/metrics; false makes it public.'),
     active_user_window: Int(1800, 'Seconds within which a user counts as active (metrics).'),
+    pre_pull_on_start: Bool(true, 'Pull the spawner\'s images (on every node) in the background when the hub starts, for kinds that can; progress at GET /hub/api/images/pre-pull.'),
     log_level: opt(Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')]), 'info', 'Log level.'),
   },
   closed,
@@ -71,7 +73,26 @@ export const AuthenticatorCommon = {
   allow_existing_users: opt(Type.Union([Type.Boolean(), Type.Null()]), null, 'Allow users already in the hub database; default: true when allowed_users is set.'),
   auto_login: Bool(false, 'Skip the login page and go straight to the authenticator (redirect kinds).'),
   username_pattern: Str('', 'Regular expression a username must match.'),
+  username_map: StrMap('Rename users at login, after lower-casing: provider name -> hub name.'),
+  manage_groups: Bool(false, "Groups from the authenticator replace the user's group memberships at each login (groups are created as needed)."),
+  enable_auth_state: Bool(false, 'Keep what the authenticator knows about a user (tokens, attributes) encrypted in the database and hand it to spawners; needs $JUPYTERHUB_CRYPT_KEY.'),
+  auth_refresh_age: Int(300, 'Seconds after which a login is re-checked with the authenticator (refresh_user) on the next request; 0 = every request.'),
+  refresh_pre_spawn: Bool(true, 'Re-check the login with the authenticator (refresh_user) before each spawn.'),
+  login_rate_limit: opt(
+    Type.Object({ max_failures: Type.Optional(Type.Integer({ minimum: 0, default: 5 })), window_seconds: Type.Optional(Type.Integer({ minimum: 0, default: 300 })) }, closed),
+    { max_failures: 5, window_seconds: 300 },
+    'Failed logins allowed per username and per client address within window_seconds before further attempts get 429; 0 disables.',
+  ),
+  post_auth_hook: Type.Optional(
+    Type.Unsafe<PostAuthHook | null>({ default: null, description: 'A function (in a .js/.ts config) run after a login passed the allow checks: (model, ctx) => model, or null to refuse.' }),
+  ),
 };
+
+/** `authenticator.post_auth_hook`: may rewrite the model (name excepted) or refuse the login (null). */
+export type PostAuthHook = (
+  model: AuthModel,
+  ctx: { readonly remoteAddress: string; readonly kind: string },
+) => AuthModel | null | undefined | Promise<AuthModel | null | undefined>;
 
 /** Common `spawner:` options (Spawner.*); the kind adds its own. */
 export const SpawnerCommon = {

@@ -129,10 +129,10 @@ t.test('an unknown top-level section lists the sections', async (t) => {
 });
 
 t.test('unknown kinds are named, with the known ones', async (t) => {
-  const spawner = errorsOf(check({ spawner: { kind: 'docker' } }));
-  t.ok(spawner.some((e) => e.startsWith('spawner.kind: unknown spawner kind "docker"; known kinds: ') && e.includes('simple') && e.includes('local-process')), JSON.stringify(spawner));
-  const auth = errorsOf(check({ authenticator: { kind: 'github' } }));
-  t.ok(auth.some((e) => e.startsWith('authenticator.kind: unknown authenticator kind "github"') && e.includes('local') && e.includes('dummy')), JSON.stringify(auth));
+  const spawner = errorsOf(check({ spawner: { kind: 'nomad' } }));
+  t.ok(spawner.some((e) => e.startsWith('spawner.kind: unknown spawner kind "nomad"; known kinds: ') && e.includes('simple') && e.includes('local-process')), JSON.stringify(spawner));
+  const auth = errorsOf(check({ authenticator: { kind: 'saml' } }));
+  t.ok(auth.some((e) => e.startsWith('authenticator.kind: unknown authenticator kind "saml"') && e.includes('local') && e.includes('dummy')), JSON.stringify(auth));
   const both = errorsOf(check({ spawner: { kind: 5 }, authenticator: { kind: null } }));
   t.ok(both.some((e) => e.startsWith('spawner.kind: ')));
   t.ok(both.some((e) => e.startsWith('authenticator.kind: ')));

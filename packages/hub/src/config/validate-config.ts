@@ -11,8 +11,11 @@ export type ConfigResult = { ok: true; config: TshubConfig } | { ok: false; erro
 export function validateConfig(raw: unknown, registry: Registry): ConfigResult {
   if (raw === null || raw === undefined) raw = {};
   if (typeof raw !== 'object' || Array.isArray(raw)) return { ok: false, errors: ['(top level): the config must be a mapping of sections (hub, authenticator, spawner, proxy)'] };
-  const input = structuredClone(raw) as Record<string, Record<string, unknown> | undefined>;
   const errors: string[] = [];
+  // Functions (post_auth_hook from a .js/.ts config) cannot be cloned or checked by JSON Schema: set aside, put back.
+  const top = { ...(raw as Record<string, unknown>) };
+  const hook = takeFunction(top, 'authenticator', 'post_auth_hook', errors);
+  const input = structuredClone(top) as Record<string, Record<string, unknown> | undefined>;
 
   const pick = <P>(section: 'authenticator' | 'spawner', plugins: ReadonlyMap<string, P>, fallback: string): P | undefined => {
     const sec = input[section];
@@ -44,7 +47,24 @@ export function validateConfig(raw: unknown, registry: Registry): ConfigResult {
     }
   }
   if (errors.length > 0) return { ok: false, errors: [...new Set(errors)] };
+  if (hook) input.authenticator!.post_auth_hook = hook;
   return { ok: true, config: input as unknown as TshubConfig };
+}
+
+/**
+ * Replaces `raw[section]` by a copy without `key` when that is a function and returns it when it is a function and returns it;
+ * anything else but null/undefined there is an error (YAML and JSON configs cannot hold a function).
+ */
+function takeFunction(raw: Record<string, unknown>, section: string, key: string, errors: string[]): ((...args: never[]) => unknown) | undefined {
+  const sec = raw[section];
+  if (!sec || typeof sec !== 'object' || !(key in sec)) return undefined;
+  const value = (sec as Record<string, unknown>)[key];
+  if (value === null || value === undefined) return undefined;
+  const { [key]: _taken, ...rest } = sec as Record<string, unknown>;
+  raw[section] = rest;
+  if (typeof value === 'function') return value as (...args: never[]) => unknown;
+  errors.push(`${section}.${key}: must be a function (define it in a .js or .ts config file)`);
+  return undefined;
 }
 
 function formatError(e: ErrorObject, input: unknown): string {

@@ -1,11 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HubError } from '@tshub/plugin-api';
-import { runLoginFlow } from '../auth/login-flow.js';
+import { normalizeUsername, runLoginFlow } from '../auth/login-flow.js';
+import { LoginRateLimiter } from '../auth/login-rate-limit.js';
 import { ensureUser } from '../db/users.js';
 import { serverClientId } from '../services/server-credentials.js';
 import { userServerPath } from '../url-escape.js';
 import { safeNext } from './safe-next.js';
 import type { PageEnv } from './page-env.js';
+import { afterLogin as afterLoginFor, authServices, finishLogin, requestOrigin, tooManyAttempts } from './login-common.js';
+import { redirectLoginPages } from './redirect-login-pages.js';
 
 type Form = Record<string, string | undefined>;
 
@@ -14,22 +17,33 @@ export async function loginPages(app: FastifyInstance, env: PageEnv): Promise<vo
   const { hub, auth, pages } = env;
   const prefix = hub.urls.hubPrefix;
 
-  /** Where a user goes after login when no `next` was given. */
-  const afterLogin = () => (hub.config.hub.redirect_to_server ? `${prefix}spawn` : `${prefix}home`);
+  const redirectKind = hub.authenticator.loginKind === 'redirect';
+  /** oauth_login, keeping a safe `next`. */
+  const redirectLoginUrl = (next: string | undefined) => `${prefix}oauth_login${next ? `?next=${encodeURIComponent(next)}` : ''}`;
 
-  const showLogin = (req: FastifyRequest, reply: FastifyReply, status: number, extra: Record<string, unknown>) =>
-    pages.page(req, reply, 'login.html', {
-      next: safeNext((req.query as Form).next) ?? '',
+  const showLogin = (req: FastifyRequest, reply: FastifyReply, status: number, extra: Record<string, unknown>) => {
+    const next = safeNext((req.query as Form).next) ?? '';
+    return pages.page(req, reply, 'login.html', {
+      next,
       login_kind: hub.authenticator.loginKind,
       login_hint: hub.authenticator.loginHint ?? null,
+      login_label: hub.authenticator.loginLabel || 'Sign in',
+      login_url: redirectLoginUrl(next),
+      signup_url: hub.authenticator.accounts?.signupEnabled ? `${prefix}signup` : null,
       login_error: null,
       username: '',
       ...extra,
     }, status);
+  };
+
+  await redirectLoginPages(app, env);
 
   app.get(`${prefix}login`, async (req, reply) => {
     const who = await auth.identify(req, { allowToken: false });
-    if (who) return reply.redirect(safeNext((req.query as Form).next) ?? afterLogin());
+    const next = (req.query as Form).next;
+    if (who) return reply.redirect(afterLoginFor(env, next));
+    // Failed callbacks render an error page themselves (never this redirect), so auto_login cannot loop.
+    if (redirectKind && hub.config.authenticator.auto_login) return reply.redirect(redirectLoginUrl(safeNext(next)));
     return showLogin(req, reply, 200, {});
   });
 
@@ -38,25 +52,34 @@ export async function loginPages(app: FastifyInstance, env: PageEnv): Promise<vo
     try {
       auth.checkXsrf(req, form._xsrf, 'Login form invalid or expired. Try again.');
     } catch (err) {
-      return showLogin(req, reply, 403, { login_error: (err as HubError).message, username: form.username ?? '' });
+      return showLogin(req, reply, 403, { login_error: (err as HubError).message, username: typeof form.username === 'string' ? form.username : '' });
     }
     const fields = Object.fromEntries(Object.entries(form).filter((e): e is [string, string] => typeof e[1] === 'string'));
+    // A repeated or non-string field (username=a&username=b, JSON numbers) is no username at all.
+    const typed = typeof form.username === 'string' ? form.username : '';
+    const services = authServices(env);
+    const keys = LoginRateLimiter.keys(req.ip, normalizeUsername(typed) || undefined);
+    const wait = services.limiter.retryAfter(keys);
+    if (wait) return tooManyAttempts(env, req, reply, wait);
+    // Counted before the (slow) password check, so parallel attempts cannot all slip past the limit;
+    // taken back on success.
+    services.limiter.fail(keys);
     let outcome;
     try {
-      outcome = await runLoginFlow({ db: hub.db, authenticator: hub.authenticator, config: hub.config.authenticator, implicitAllowAll: env.implicitAllowAll }, fields, req.ip);
+      outcome = await runLoginFlow(services.login, { ...fields, username: typed }, req.ip);
     } catch (err) {
-      if (err instanceof HubError && err.status < 500) return showLogin(req, reply, err.status, { login_error: err.message, username: form.username ?? '' });
+      if (err instanceof HubError && err.status < 500) {
+        return showLogin(req, reply, err.status, { login_error: err.message, username: typed });
+      }
       throw err;
     }
     if (!outcome.ok) {
-      hub.log.info({ user: form.username, reason: outcome.reason, ip: req.ip }, 'failed login');
-      hub.events.emit('login-failed', { user: String(form.username ?? ''), reason: outcome.reason, ip: req.ip });
-      return showLogin(req, reply, 403, { login_error: outcome.message, username: form.username ?? '' });
+      hub.log.info({ user: typed.slice(0, 255), reason: outcome.reason, ip: req.ip }, 'failed login');
+      hub.events.emit('login-failed', { user: typed.slice(0, 255), reason: outcome.reason, ip: req.ip });
+      return showLogin(req, reply, 403, { login_error: outcome.message, username: typed });
     }
-    await auth.startSession(reply, outcome.user.id);
-    hub.log.info({ user: outcome.user.name }, 'user logged in');
-    hub.events.emit('login', { user: outcome.user.name });
-    return reply.redirect(safeNext((req.query as Form).next) ?? afterLogin());
+    services.limiter.undo(keys.filter((k) => k.startsWith('a:')));
+    return finishLogin(env, req, reply, outcome.user, keys, (req.query as Form).next);
   });
 
   app.get(`${prefix}logout`, async (req, reply) => {
@@ -74,6 +97,14 @@ export async function loginPages(app: FastifyInstance, env: PageEnv): Promise<vo
         reply.clearCookie(serverClientId(who.identity.name, name), { path: userServerPath(hub.urls.baseUrl, who.identity.name, name) });
       }
     }
+    // Single logout at the provider (CAS, OIDC end_session), when the authenticator has one.
+    const services = authServices(env);
+    const authState = who && hub.config.authenticator.enable_auth_state ? await services.state.load(who.identity.userId) : null;
+    if (who) services.refresher.forget(who.identity.userId);
+    const away = hub.authenticator.logoutRedirect?.({ hubLoginUrl: `${requestOrigin(env, req)}${prefix}login`, authState });
+    if (away) return reply.redirect(away);
+    // With auto_login the login page would sign the person straight back in: say they are logged out.
+    if (hub.config.authenticator.auto_login && redirectKind) return pages.page(req, reply, 'logout.html', { login_url: `${prefix}login` });
     return reply.redirect(`${prefix}login`);
   });
 

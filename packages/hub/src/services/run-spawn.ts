@@ -1,4 +1,4 @@
-import { SpawnError, type JsonObject, type Spawner } from '@tshub/plugin-api';
+import { HubError, SpawnError, type JsonObject, type Spawner } from '@tshub/plugin-api';
 import { markSpawnerStarted } from '../db/spawners.js';
 import { issueServerCredentials } from './server-credentials.js';
 import type { ServerManager, SpawnUserInfo } from './server-manager.js';
@@ -19,6 +19,7 @@ export async function runSpawn(mgr: ServerManager, rt: ServerRuntime, user: Spaw
   const t0 = performance.now();
   let spawner: Spawner | null = null;
   try {
+    const authState = await checkLoginForSpawn(mgr, user);
     const { token, clientId } = await issueServerCredentials(db, { userId: user.id, user: user.name, server: rt.serverName, spawnerId: rt.spawnerId, prefix: rt.prefix });
     const env = buildSpawnEnv({
       user: user.name, server: rt.serverName, apiToken: token, hubApiUrl: urls.hubApiUrl, baseUrl: urls.baseUrl,
@@ -28,7 +29,7 @@ export async function runSpawn(mgr: ServerManager, rt: ServerRuntime, user: Spaw
       environment: mgr.common.environment, memLimit: mgr.common.mem_limit, memGuarantee: mgr.common.mem_guarantee,
       cpuLimit: mgr.common.cpu_limit, cpuGuarantee: mgr.common.cpu_guarantee,
     });
-    spawner = mgr.createSpawner(rt, user, {}, userOptions, env);
+    spawner = mgr.createSpawner(rt, { ...user, authState }, {}, userOptions, env);
     rt.spawner = spawner;
     if (spawner.progress) void forwardProgress(spawner, rt);
     else rt.emit({ progress: 50, message: 'Spawning server...' });
@@ -75,6 +76,32 @@ export async function runSpawn(mgr: ServerManager, rt: ServerRuntime, user: Spaw
     rt.emit({ progress: 100, failed: true, message: cancelled ? message : `Spawn failed: ${message}` });
     return false;
   }
+}
+
+/**
+ * refresh_pre_spawn: the authenticator re-checks the login first (a revoked login cannot start a
+ * server); then the decrypted auth_state for the spawner (null unless enable_auth_state).
+ */
+async function checkLoginForSpawn(mgr: ServerManager, user: SpawnUserInfo): Promise<JsonObject | null> {
+  const services = mgr.deps.identities.auth;
+  const config = mgr.deps.config.authenticator;
+  if (!services) return null;
+  if (config.refresh_pre_spawn && services.refresher.enabled) {
+    let valid: boolean;
+    try {
+      valid = await services.refresher.refresh(user.id);
+    } catch (err) {
+      const detail = err instanceof HubError ? err.message : 'the identity provider did not answer';
+      throw new SpawnError('auth-refresh-failed', `Your login could not be re-checked before starting the server (${detail}). Try again in a moment.`);
+    }
+    if (!valid) {
+      // Every session of the user ends: the next page asks them to log in again.
+      await mgr.deps.db.deleteFrom('sessions').where('user_id', '=', user.id).execute();
+      mgr.deps.identities.invalidate();
+      throw new SpawnError('auth-expired', 'Your login is no longer valid. Log in again, then start your server.');
+    }
+  }
+  return config.enable_auth_state ? services.state.load(user.id) : null;
 }
 
 async function describe(err: unknown, spawner: Spawner | null, mgr: ServerManager): Promise<{ message: string; reason: string }> {

@@ -211,9 +211,12 @@ export class ServerManager implements RouteSource {
     return { adopted, gone };
   }
 
-  createSpawner(rt: ServerRuntime, user: { name: string; admin: boolean; groups: readonly string[] }, state: JsonObject, userOptions: JsonObject, env: Record<string, string>): Spawner {
+  createSpawner(
+    rt: ServerRuntime, user: { name: string; admin: boolean; groups: readonly string[]; authState?: JsonObject | null }, state: JsonObject, userOptions: JsonObject, env: Record<string, string>,
+  ): Spawner {
     return this.deps.plugin.create({
-      user: { name: user.name, admin: user.admin, groups: [...user.groups], authState: null },
+      // auth_state arrives decrypted from runSpawn (enable_auth_state); re-adopted servers get none.
+      user: { name: user.name, admin: user.admin, groups: [...user.groups], authState: user.authState ?? null },
       serverName: rt.serverName,
       state,
       userOptions,
@@ -224,6 +227,21 @@ export class ServerManager implements RouteSource {
       log: this.deps.log.child({ user: user.name, server: rt.serverName }),
       shared: this.deps.shared,
     });
+  }
+
+  /**
+   * Removes what the spawner keeps for a stopped server (volumes, PVCs), as JupyterHub's
+   * delete_forever does when a named server or a user is deleted. Failures are logged, not thrown:
+   * the deletion the person asked for still happens.
+   */
+  async deleteForever(user: { id: number; name: string; admin: boolean }, serverName: string, state: JsonObject = {}): Promise<void> {
+    const probe = new ServerRuntime(user.id, user.name, serverName, 0, userServerPath(this.deps.urls.baseUrl, user.name, serverName));
+    try {
+      const spawner = this.createSpawner(probe, { name: user.name, admin: user.admin, groups: [] }, state, {}, {});
+      await spawner.deleteForever?.();
+    } catch (err) {
+      this.deps.log.warn({ err, user: user.name, server: serverName }, 'could not remove the stored data of a deleted server');
+    }
   }
 
   /** Clears a server's row and credentials and drops its runtime (not a failed one's record). */
