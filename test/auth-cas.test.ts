@@ -14,7 +14,8 @@ import { startTestHub } from './support/test-hub.js';
  * (throwaway CA passed as cas_ca_bundle). Students with affiliation=student get in and their
  * attributes land in auth_state; admin and groups come from attributes; the normal blocked/allowed
  * checks apply; a refused, spent or unverifiable ticket shows a clear page with a retry link and no
- * redirect loop; logout ends the CAS session too; misconfiguration stops the hub naming the key.
+ * redirect loop; a ticket from someone else's login (login CSRF) is refused; logout ends the CAS
+ * session too; misconfiguration stops the hub naming the key.
  */
 
 if (need(t, existsSync(OPENSSL), 'the openssl CLI (apt-get install openssl)')) await suite();
@@ -32,6 +33,7 @@ async function suite(): Promise<void> {
       grace: { password: 'grace-pw', attributes: { affiliation: ['staff'], memberOf: ['jupyter-admins'] } },
       bob: { password: 'bob-pw', attributes: { affiliation: ['staff'], memberOf: ['library'] } },
       mallory: { password: 'mallory-pw', attributes: { affiliation: ['student'] } },
+      eve: { password: 'eve-pw', attributes: { affiliation: ['student'] } },
     },
   });
   t.teardown(() => fake.close());
@@ -83,18 +85,25 @@ async function suite(): Promise<void> {
   const textOf = (page: Page) =>
     page.text.replace(/<(script|style)[\s\S]*?<\/\1>/g, ' ').replace(/<[^>]*>/g, ' ').replace(/&#39;|&#x27;/g, "'").replace(/&quot;/g, '"')
       .replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&').replace(/\s+/g, ' ');
+  const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  /** The state this browser's login sent to CAS (in the service URL), read from the CAS login URL. */
+  const stateOf = (casUrl: string) => new URL(new URL(casUrl).searchParams.get('service')!).searchParams.get('state')!;
   const retryHref = (page: Page) => /<a\b[^>]*href="([^"]*)"[^>]*>\s*Try again\s*<\/a>/.exec(page.text)?.[1]?.replace(/&amp;/g, '&');
 
   t.test('a student logs in through CAS and lands on the hub; attributes are in auth_state', async (t) => {
     const client = new BrowserClient(th.publicUrl);
     const casUrl = await toCas(client, '/hub/home');
     const service = new URL(casUrl).searchParams.get('service');
-    t.equal(service, `${th.publicUrl}/hub/oauth_callback`, 'CAS is told to return to the hub callback');
-    const home = await client.get(await fake.signIn(casUrl, 'ada'));
+    t.match(service, new RegExp(`^${escapeRe(th.publicUrl)}/hub/oauth_callback\\?state=[A-Za-z0-9_-]{22,}$`),
+      'CAS is told to return to the hub callback, with a random state for this browser');
+    const back = await fake.signIn(casUrl, 'ada');
+    t.equal(new URL(back).searchParams.get('state'), new URL(service!).searchParams.get('state'), 'CAS returns the state unchanged');
+    const home = await client.get(back);
     t.equal(home.status, 200);
     t.equal(new URL(home.url).pathname, '/hub/home', 'back where she started');
     t.match(textOf(home), /ada/);
     t.equal(fake.validations.at(-1)?.path, '/cas/p3/serviceValidate');
+    t.equal(fake.validations.at(-1)?.service, service, 'the ticket is validated for exactly the service URL CAS was given');
     t.equal(fake.validations.at(-1)?.code, 'SUCCESS');
 
     const { status, body } = await apiUser('ada');
@@ -131,12 +140,16 @@ async function suite(): Promise<void> {
   });
 
   t.test('a spent or forged ticket: clear page, retry link goes to CAS, no redirect loop', async (t) => {
-    // Someone else's callback URL (ticket already spent) replayed in a browser that started its own login.
-    const first = new BrowserClient(th.publicUrl);
-    const spentUrl = await fake.signIn(await toCas(first, '/hub/home'), 'ada');
-    await first.get(spentUrl);
+    // The browser's own ticket, spent before it gets back to the hub (any validation attempt spends a
+    // CAS ticket): CAS refuses it, and the page says so.
     const second = new BrowserClient(th.publicUrl);
-    await toCas(second, '/hub/home');
+    const spentUrl = await fake.signIn(await toCas(second, '/hub/home'), 'ada');
+    const spent = new URL(spentUrl);
+    const spentService = new URL(spentUrl);
+    spentService.searchParams.delete('ticket');
+    const elsewhere = await fake.visit(`${fake.base}/p3/serviceValidate?${new URLSearchParams({ service: spentService.href, ticket: spent.searchParams.get('ticket')! })}`);
+    t.equal(elsewhere.status, 200);
+    t.equal(fake.validations.at(-1)?.code, 'SUCCESS', 'the ticket was good, and is now spent');
     const replay = await second.request(spentUrl);
     t.equal(replay.status, 403);
     t.equal(replay.headers.get('location'), null, 'an error page, not a redirect');
@@ -148,14 +161,72 @@ async function suite(): Promise<void> {
     t.ok(again.headers.get('location')?.startsWith(`${fake.base}/login?service=`), 'the retry link goes to CAS, not back into the hub');
 
     const forged = new BrowserClient(th.publicUrl);
-    await toCas(forged, '/hub/home');
-    const page = await forged.request('/hub/oauth_callback?ticket=ST-1-forged');
+    const forgedState = stateOf(await toCas(forged, '/hub/home'));
+    const page = await forged.request(`/hub/oauth_callback?state=${forgedState}&ticket=ST-1-forged`);
     t.equal(page.status, 403);
     t.match(textOf(page), /INVALID_TICKET/);
 
     const noCookie = await new BrowserClient(th.publicUrl).request(`/hub/oauth_callback?ticket=${fake.issueTicket('ada', `${th.publicUrl}/hub/oauth_callback`)}`);
     t.equal(noCookie.status, 400, 'a ticket that this browser did not ask for (login CSRF) is refused');
     t.match(textOf(noCookie), /did not start in this browser/);
+  });
+
+  t.test("login CSRF: a ticket from the attacker's own login does not log the victim in", async (t) => {
+    const callback = `${th.publicUrl}/hub/oauth_callback`;
+    const attacker = new BrowserClient(th.publicUrl);
+    const attackerCas = await toCas(attacker, '/hub/home');
+    // Each victim's browser has started its own login at /hub/oauth_login (its own pending cookie).
+    const victims = await Promise.all([0, 1, 2, 3].map(async () => {
+      const victim = new BrowserClient(th.publicUrl);
+      await toCas(victim, '/hub/home');
+      return victim;
+    }));
+    for (const victim of victims) t.ok(await victim.cookieValue('tshub-login-pending', '/hub/'), 'the victim has a pending login');
+
+    // The attacker (eve) signs in at CAS but does not follow the redirect back: that URL holds a valid,
+    // unspent ticket for the hub's service URL, with the attacker's state.
+    const attackerUrl = new URL(await fake.signIn(attackerCas, 'eve'));
+    t.equal(attackerUrl.href.startsWith(`${callback}?state=${stateOf(attackerCas)}&ticket=ST-`), true, "the attacker's link: the hub callback, the attacker's state, a ticket");
+    const attackerTicket = attackerUrl.searchParams.get('ticket')!;
+    // As if the attacker had gone to CAS login?service=<callback> directly: a ticket for the URL without a state.
+    const bareTicket = fake.issueTicket('eve', callback);
+    const links: Array<[string, string]> = [
+      ["the attacker's callback URL as it is", `${attackerUrl.pathname}${attackerUrl.search}`],
+      ["the attacker's ticket without the state", `/hub/oauth_callback?ticket=${attackerTicket}`],
+      ['a ticket for the callback URL without a state', `/hub/oauth_callback?ticket=${bareTicket}`],
+      ['the same with an empty state', `/hub/oauth_callback?state=&ticket=${bareTicket}`],
+    ];
+    const validationsBefore = fake.validations.length;
+    for (const [i, [what, link]] of links.entries()) {
+      const victim = victims[i]!;
+      const page = await victim.request(link);
+      t.equal(page.status, 400, `${what}: refused`);
+      t.equal(page.headers.get('location'), null, 'an error page, not a redirect');
+      t.match(textOf(page), /This login did not start in this browser\. Please log in again\./);
+      t.equal(retryHref(page), '/hub/oauth_login?next=%2Fhub%2Fhome', 'a Try again link');
+      t.equal(await victim.cookieValue('jupyterhub-hub-login', '/hub/'), undefined, 'no session cookie');
+      const home = await victim.request('/hub/home');
+      t.equal(home.status, 302, 'not logged in');
+      t.notOk(home.headers.get('location')?.startsWith('/user/'), 'not sent to anyone\'s server');
+    }
+    t.equal(fake.validations.length, validationsBefore, 'the hub refused before asking CAS: no ticket was validated for a victim');
+    t.equal((await apiUser('eve')).status, 404, 'nobody was logged in as the attacker');
+
+    // The ticket was good all along (it is refused for being someone else's, not for being bad): the
+    // attacker's own browser, which holds the matching state, can still use it.
+    const own = await attacker.get(attackerUrl.href);
+    t.equal(own.status, 200);
+    t.equal(new URL(own.url).pathname, '/hub/home');
+    t.equal(fake.validations.at(-1)?.code, 'SUCCESS');
+    t.equal((await apiUser('eve')).status, 200, 'the attacker is logged in, in their own browser only');
+
+    // A victim can still log in as themselves afterwards.
+    const victim = victims[0]!;
+    const mine = await victim.get(await fake.signIn(await toCas(victim, '/hub/home'), 'ada'));
+    t.equal(mine.status, 200);
+    t.equal(new URL(mine.url).pathname, '/hub/home');
+    t.match(textOf(mine), /ada/);
+    t.notMatch(textOf(mine), /\beve\b/);
   });
 
   t.test('CAS answering garbage or an error: a 502 page with the reason', async (t) => {

@@ -38,11 +38,20 @@ async function suite(): Promise<void> {
     return casAuthenticator.create({ config: full, store, log, urls: { hubPrefix: '/hub/', publicOrigin: 'https://hub.example.edu' } });
   }
 
+  /** The pending state of the most recent {@link login}, to check what was validated. */
+  let lastPending: JsonObject = {};
+
   /** The hub's part of a login: redirect, the person signs in at CAS, the callback hands the query to authenticate. */
   async function login(auth: Authenticator, user: string): Promise<AuthModel | null> {
     const { url, pending } = await auth.loginRedirect!({ callbackUrl: CALLBACK, remoteAddress: '127.0.0.1' });
+    lastPending = pending;
     const back = new URL(await fake.signIn(url, user));
     return auth.authenticate({ fields: Object.fromEntries(back.searchParams), remoteAddress: '127.0.0.1', pending, callbackUrl: CALLBACK });
+  }
+
+  /** A pending login as loginRedirect makes it (service = callback?state=...), for calling authenticate directly. */
+  function pendingFor(state: string, base = CALLBACK): { service: string; state: string } {
+    return { service: `${base}?state=${state}`, state };
   }
 
   /** Asserts that `promise` rejects with a HubError of `status` whose message matches `pattern`. */
@@ -59,12 +68,20 @@ async function suite(): Promise<void> {
     return undefined;
   }
 
-  t.test('loginRedirect sends the browser to CAS with the service URL', async (t) => {
+  t.test('loginRedirect sends the browser to CAS with the service URL and a random state in it', async (t) => {
     const r = await create().loginRedirect!({ callbackUrl: CALLBACK, remoteAddress: '127.0.0.1' });
-    t.equal(r.url, `${fake.base}/login?service=${encodeURIComponent(CALLBACK)}`);
-    t.same(r.pending, { service: CALLBACK });
+    const state = r.pending['state'];
+    if (typeof state !== 'string') throw new Error(`pending.state is not a string: ${JSON.stringify(r.pending)}`);
+    t.match(state, /^[A-Za-z0-9_-]{22,}$/, 'an unguessable state (at least 128 bits, base64url)');
+    const service = `${CALLBACK}?state=${state}`;
+    t.equal(r.url, `${fake.base}/login?service=${encodeURIComponent(service)}`);
+    t.same(r.pending, { service, state }, 'the pending cookie keeps the exact service URL and the state');
+    const other = await create().loginRedirect!({ callbackUrl: CALLBACK, remoteAddress: '127.0.0.1' });
+    t.not(other.pending['state'], state, 'every login gets its own state');
     const fixed = await create({ cas_service_url: 'https://public.example.edu/hub/oauth_callback' }).loginRedirect!({ callbackUrl: CALLBACK, remoteAddress: '' });
-    t.equal(new URL(fixed.url).searchParams.get('service'), 'https://public.example.edu/hub/oauth_callback', 'cas_service_url wins');
+    const fixedService = `https://public.example.edu/hub/oauth_callback?state=${String(fixed.pending['state'])}`;
+    t.equal(new URL(fixed.url).searchParams.get('service'), fixedService, 'cas_service_url wins (with the state added)');
+    t.same(fixed.pending, { service: fixedService, state: fixed.pending['state'] });
     t.equal(create().loginKind, 'redirect');
     t.equal(create({ login_service: 'UniLogin' }).loginLabel, 'Sign in with UniLogin');
   });
@@ -77,7 +94,8 @@ async function suite(): Promise<void> {
     t.equal(grace?.admin, true, 'admin from memberOf');
     t.same(grace?.groups, ['jupyter-admins']);
     t.equal(fake.validations.at(-1)?.path, '/cas/p3/serviceValidate');
-    t.equal(fake.validations.at(-1)?.service, CALLBACK, 'validated for the same service URL');
+    t.equal(fake.validations.at(-1)?.service, lastPending['service'], 'validated for the same service URL (with the state)');
+    t.match(fake.validations.at(-1)?.service, /^https:\/\/hub\.example\.edu\/hub\/oauth_callback\?state=[A-Za-z0-9_-]{22,}$/);
     t.equal(create().hasAllowRules, false);
     t.equal(auth.hasAllowRules, true, 'admins from attributes are let in, so admin_attributes is an allow rule');
     t.equal(await auth.checkAllowed!('ada', ada!), false, 'but it does not let in people who are not admins');
@@ -109,27 +127,69 @@ async function suite(): Promise<void> {
   t.test('spent, foreign and malformed tickets are refused with advice to log in again', async (t) => {
     const auth = create();
     const { url, pending } = await auth.loginRedirect!({ callbackUrl: CALLBACK, remoteAddress: '' });
-    const ticket = new URL(await fake.signIn(url, 'ada')).searchParams.get('ticket')!;
-    const input = { fields: { ticket }, remoteAddress: '', pending, callbackUrl: CALLBACK };
+    const back = new URL(await fake.signIn(url, 'ada'));
+    const ticket = back.searchParams.get('ticket')!;
+    const state = back.searchParams.get('state')!;
+    t.equal(state, pending['state'], 'CAS sends the browser back to the service URL, state and all');
+    const input = { fields: { state, ticket }, remoteAddress: '', pending, callbackUrl: CALLBACK };
     t.equal((await auth.authenticate(input))?.name, 'ada');
     await refuses(t, auth.authenticate(input), 403, /CAS did not accept the login ticket \(INVALID_TICKET: Ticket ST-.* not recognized\)\. .*log in again/);
     const foreign = fake.issueTicket('ada', 'https://other.example.edu/');
-    await refuses(t, auth.authenticate({ ...input, fields: { ticket: foreign } }), 403, /INVALID_SERVICE/);
+    await refuses(t, auth.authenticate({ ...input, fields: { state, ticket: foreign } }), 403, /INVALID_SERVICE/);
     const before = fake.validations.length;
-    await refuses(t, auth.authenticate({ ...input, fields: {} }), 400, /without a login ticket/);
-    await refuses(t, auth.authenticate({ ...input, fields: { ticket: 'ST-1 <script>' } }), 400, /malformed/);
-    await refuses(t, auth.authenticate({ ...input, fields: { ticket: fake.issueTicket('ada', CALLBACK) }, pending: null }), 400, /did not start in this browser/);
+    await refuses(t, auth.authenticate({ ...input, fields: { state } }), 400, /without a login ticket/);
+    await refuses(t, auth.authenticate({ ...input, fields: { state, ticket: 'ST-1 <script>' } }), 400, /malformed/);
+    await refuses(t, auth.authenticate({ ...input, fields: { state, ticket: fake.issueTicket('ada', String(pending['service'])) }, pending: null }), 400, /did not start in this browser/);
     t.equal(fake.validations.length, before, 'none of these reached CAS');
+  });
+
+  t.test('login CSRF: a ticket the attacker got for their own login does not log the victim in', async (t) => {
+    const auth = create({ admin_attributes: { memberOf: ['jupyter-admins'] } });
+    // The attacker (grace) starts a login in their own browser and signs in at CAS, but stops before the
+    // callback: the URL CAS sent them back to holds a valid, unspent ticket for the hub's service URL.
+    const attacker = await auth.loginRedirect!({ callbackUrl: CALLBACK, remoteAddress: '192.0.2.66' });
+    const attackerFields = Object.fromEntries(new URL(await fake.signIn(attacker.url, 'grace')).searchParams);
+    t.equal(attackerFields['state'], attacker.pending['state'], "the attacker's callback URL carries the attacker's state");
+    const bare = fake.issueTicket('grace', CALLBACK); // as if the attacker had gone to CAS login?service=<callback> directly
+
+    // The victim's browser started its own login (its own pending cookie) and is then made to open the attacker's link.
+    const victim = await auth.loginRedirect!({ callbackUrl: CALLBACK, remoteAddress: '127.0.0.1' });
+    const victimState = String(victim.pending['state']);
+    const asVictim = (fields: Record<string, string>) => auth.authenticate({ fields, remoteAddress: '127.0.0.1', pending: victim.pending, callbackUrl: CALLBACK });
+    const before = fake.validations.length;
+    await refuses(t, asVictim(attackerFields), 400, /^This login did not start in this browser\. Please log in again\.$/);
+    await refuses(t, asVictim({ ticket: attackerFields['ticket']! }), 400, /did not start in this browser/);
+    await refuses(t, asVictim({ ticket: bare }), 400, /did not start in this browser/);
+    await refuses(t, asVictim({ state: '', ticket: bare }), 400, /did not start in this browser/);
+    const sameLength = `${victimState[0] === 'A' ? 'B' : 'A'}${victimState.slice(1)}`;
+    await refuses(t, asVictim({ state: sameLength, ticket: bare }), 400, /did not start in this browser/);
+    t.equal(fake.validations.length, before, 'refused before CAS was asked: nothing was validated for the victim');
+
+    // Even an attacker who learned the victim's state gets nowhere: the ticket is validated for the
+    // victim's service URL (with the victim's state), not the one CAS issued it for.
+    await refuses(t, asVictim({ state: victimState, ticket: bare }), 403, /INVALID_SERVICE/);
+    t.equal(fake.validations.at(-1)?.service, victim.pending['service'], "validated against the victim's own service URL");
+    await refuses(t, asVictim({ state: victimState, ticket: attackerFields['ticket']! }), 403, /INVALID_SERVICE/);
+
+    // A pending cookie without a state (as made before states existed) is refused as well.
+    await refuses(t, auth.authenticate({ fields: { ticket: fake.issueTicket('grace', CALLBACK) }, remoteAddress: '', pending: { service: CALLBACK }, callbackUrl: CALLBACK }),
+      400, /did not start in this browser/);
+
+    // The victim's own login still goes through, as the victim.
+    const mine = Object.fromEntries(new URL(await fake.signIn(victim.url, 'ada')).searchParams);
+    t.same(await asVictim(mine), { name: 'ada', admin: false, authState: { cas_user: 'ada', attributes: users.ada.attributes } });
   });
 
   t.test('TLS: without the CA bundle the certificate is not trusted, and the message says what to set', async (t) => {
     const auth = create({ cas_ca_bundle: undefined });
-    const err = await refuses(t, auth.authenticate({ fields: { ticket: fake.issueTicket('ada', CALLBACK) }, remoteAddress: '', pending: { service: CALLBACK } }), 502,
+    const pending = pendingFor('tls-state-0123456789abcdef');
+    const input = () => ({ fields: { state: pending.state, ticket: fake.issueTicket('ada', pending.service) }, remoteAddress: '', pending, callbackUrl: CALLBACK });
+    const err = await refuses(t, auth.authenticate(input()), 502,
       /could not verify the CAS server's TLS certificate \(unable to verify the first certificate\).*authenticator\.cas_ca_bundle/);
     t.match(err?.logMessage, /UNABLE_TO_VERIFY_LEAF_SIGNATURE/);
     // A bundle with some other CA is just as untrusted.
     const wrongCa = makeTestCa(mkdtempSync(path.join(dir, 'other-ca-'))).caFile;
-    await refuses(t, create({ cas_ca_bundle: wrongCa }).authenticate({ fields: { ticket: fake.issueTicket('ada', CALLBACK) }, remoteAddress: '', pending: { service: CALLBACK } }), 502, /TLS certificate/);
+    await refuses(t, create({ cas_ca_bundle: wrongCa }).authenticate(input()), 502, /TLS certificate/);
   });
 
   t.test('CAS down or broken: 503 / 502 with a message, never a crash', async (t) => {
@@ -140,7 +200,8 @@ async function suite(): Promise<void> {
       });
     });
     const down = create({ cas_service_validate_url: `https://127.0.0.1:${closedPort}/cas/p3/serviceValidate` });
-    const input = { fields: { ticket: 'ST-1-abc' }, remoteAddress: '', pending: {} as JsonObject, callbackUrl: CALLBACK };
+    const pending = pendingFor('down-state-0123456789abcdef');
+    const input = { fields: { state: pending.state, ticket: 'ST-1-abc' }, remoteAddress: '', pending, callbackUrl: CALLBACK };
     await refuses(t, down.authenticate(input), 503, /could not be reached/);
     for (const [fault, pattern] of [['http-500', /answered HTTP 500/], ['html', /could not read/]] as const) {
       fake.fault = fault;

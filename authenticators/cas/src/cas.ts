@@ -1,3 +1,4 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { HubError } from '@tshub/plugin-api';
 import type { AuthContext, Authenticator, AuthenticatorPlugin, AuthModel, JsonObject, LoginInput } from '@tshub/plugin-api';
@@ -75,9 +76,13 @@ class CasAuthenticator implements Authenticator {
 
   async loginRedirect(ctx: { callbackUrl: string }): Promise<{ url: string; pending: JsonObject }> {
     const s = this.#get();
-    const service = s.serviceUrl ?? ctx.callbackUrl;
-    // The service goes into the pending cookie so validation names exactly the URL CAS issued the ticket for.
-    return { url: withQuery(s.loginUrl, { service }), pending: { service } };
+    // A random state in the service URL binds the ticket to this browser's login: CAS returns to the
+    // service URL exactly and validates only against the same URL, so another person's ticket (login
+    // CSRF) comes back without this browser's state. The service goes into the pending cookie so
+    // validation names exactly the URL CAS issued the ticket for.
+    const state = randomBytes(16).toString('base64url');
+    const service = withQuery(s.serviceUrl ?? ctx.callbackUrl, { state });
+    return { url: withQuery(s.loginUrl, { service }), pending: { service, state } };
   }
 
   async authenticate(input: LoginInput): Promise<AuthModel | null> {
@@ -86,6 +91,11 @@ class CasAuthenticator implements Authenticator {
     // crafted link log someone into another person's account (login CSRF).
     if (input.pending === null) {
       throw new HubError(400, 'This login did not start in this browser, or took longer than ten minutes. Please log in again.');
+    }
+    const want = input.pending?.['state'];
+    const got = input.fields['state'] ?? '';
+    if (typeof want !== 'string' || got.length !== want.length || !timingSafeEqual(Buffer.from(got), Buffer.from(want))) {
+      throw new HubError(400, 'This login did not start in this browser. Please log in again.');
     }
     const ticket = input.fields['ticket'] ?? '';
     if (ticket === '') throw new HubError(400, 'CAS sent you back to the hub without a login ticket. Please log in again.');

@@ -203,7 +203,16 @@ export class OAuthAuthenticator implements Authenticator {
       const config = await this.#client();
       const tokens = await oidc.refreshTokenGrant(config, refresh);
       const model = await this.#modelFrom(config, tokens, refresh);
-      if (model.name.toLowerCase() !== user.name.toLowerCase()) {
+      // The hub name may differ from the provider's (username_map, post_auth_hook): compare the
+      // provider's stable id (OIDC sub, GitHub id) from before and after instead.
+      const key = this.#profile.userAuthStateKey;
+      const stableId = (claims: unknown) => {
+        const c = claims && typeof claims === 'object' ? (claims as JsonObject) : {};
+        return c.sub ?? c.id;
+      };
+      const before = stableId(state[key]);
+      const after = stableId(model.authState?.[key]);
+      if (before !== undefined && after !== undefined && String(before) !== String(after)) {
         this.#log.warn({ user: user.name, got: model.name }, 'token refresh returned another account: asking for a new login');
         return false;
       }
