@@ -5,6 +5,7 @@ import type { AdminSetup } from './pages/admin-setup.js';
 import { ChpProcess } from './proxy/chp-process.js';
 import type { ManagedServices } from './services/managed-services.js';
 import { Culler } from './services/culler.js';
+import { prePullOnStart } from './services/image-prepull.js';
 
 export interface StartOptions {
   /** Override hub_port (tests pass 0). */
@@ -81,6 +82,8 @@ export async function startHub(
   routes.startPeriodic(config.hub.last_activity_interval * 1000);
   const culler = config.culler.enabled ? new Culler(ctx) : null;
   culler?.start();
+  // In the background: the first student of the day should not wait for a pull.
+  prePullOnStart(ctx);
   // Managed services need the hub's API URL, known only now.
   await deps.managedServices?.startAll();
 

@@ -1,10 +1,20 @@
-import { HubError, type AuthenticatorPlugin, type SpawnerPlugin } from '@tshub/plugin-api';
+/**
+ * @tshub/spawner-swarm: SwarmSpawner. One Docker service per user server on a Swarm, host networking,
+ * placement constraints, limits and reservations, task states as spawn progress, pre-pull on every node.
+ */
+import type { SpawnerPlugin } from '@tshub/plugin-api';
+import { swarmConfigSchema, type SwarmConfig } from './config.js';
+import { SwarmShared } from './swarm-shared.js';
+import { SwarmSpawner } from './swarm-spawner.js';
 
-/** Placeholder until the kind is built: refuses to create. */
-export const swarmSpawner: SpawnerPlugin = {
+export const swarmSpawner: SpawnerPlugin<SwarmConfig, SwarmShared> = {
   kind: 'swarm',
-  configSchema: {},
-  create() {
-    throw new HubError(500, "The 'swarm' kind is not built yet.");
-  },
+  configSchema: swarmConfigSchema,
+  openShared: ({ config, log }) => SwarmShared.open(config, log),
+  create: (ctx) => new SwarmSpawner(ctx),
 };
+
+export { SwarmShared, SwarmSpawner, swarmConfigSchema };
+export type { SwarmConfig };
+export { buildServiceSpec, LABEL_SPAWNER, LABEL_USER, LABEL_SERVER } from './service-spec.js';
+export { LABEL_PREPULL } from './prepull.js';
