@@ -3,7 +3,7 @@
 # Postgres, Chromium for the real-browser page tests, a Docker engine (with Swarm) and docker-compose
 # for the Docker spawners, openssl for the CAS test's throwaway CA. Skips apt entirely when everything is already there.
 set -euo pipefail
-PKGS=(jupyterhub python3-notebook python3-ipykernel postgresql chromium docker.io docker-compose openssl)
+PKGS=(jupyterhub python3-notebook python3-ipykernel python3-pamela postgresql chromium docker.io docker-compose openssl)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -5,7 +5,7 @@ import type { DummyAuthConfig } from './dummy.js';
 import { MemoryStore } from './memory-store.js';
 
 const silent: PluginLogger = { debug() {}, info() {}, warn() {}, error() {} };
-const make = (config: DummyAuthConfig) => dummyAuthenticator.create({ config, store: new MemoryStore(), log: silent });
+const make = (config: DummyAuthConfig) => dummyAuthenticator.create({ config, store: new MemoryStore(), log: silent, urls: { hubPrefix: '/hub/', publicOrigin: '' } });
 const login = (auth: Authenticator, fields: Record<string, string>) => auth.authenticate({ fields, remoteAddress: '127.0.0.1' });
 
 t.test('schema', async (t) => {

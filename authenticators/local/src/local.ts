@@ -1,93 +1,31 @@
 import { HubError } from '@tshub/plugin-api';
-import type { AuthContext, Authenticator, AuthenticatorPlugin, AuthModel, JsonValue, LoginInput, PluginStore } from '@tshub/plugin-api';
-import { KeyedLock } from './keyed-lock.js';
-import { MAX_PASSWORD_LENGTH, checkPasswordRules, getDummyHash, hashPassword, isOverlong, verifyPassword } from './password.js';
+import type { AuthContext, Authenticator, AuthenticatorPlugin, AuthModel, LoginInput, PluginLogger } from '@tshub/plugin-api';
+import { AccountBook, type AccountRecord } from './account-book.js';
+import { LocalAccounts, withPassword } from './local-accounts.js';
+import { localConfigSchema, resolveLocalOptions, type LocalAuthConfig, type LocalOptions } from './local-config.js';
+import { afterFailure, cleared, hasFailureState, lockedError } from './lockout.js';
+import { checkPasswordRules, getDummyHash, hashPassword, isOverlong, verifyPassword } from './password.js';
 
-/**
- * Options of `kind: local`. Fields are optional because the hub fills defaults from the schema; the
- * code applies the same defaults again so that a plugin created without validation behaves the same.
- * (A type alias rather than an interface, so it stays assignable to `Record<string, unknown>`.)
- */
-export type LocalAuthConfig = {
-  minimum_password_length?: number;
-  first_use_passwords?: boolean;
-  allow_signup?: boolean;
-};
-
-/** What is stored under `account:<name>`. Unknown extra fields are kept on rewrite. */
-export type AccountRecord = {
-  /** argon2id PHC string. Absent while an account exists but has no password yet. */
-  password_hash?: string;
-  /** ISO 8601 time the record was first written. */
-  created: string;
-  /** ISO 8601 time the password was last set. */
-  password_changed?: string;
-};
-
-const DEFAULT_MIN_LENGTH = 8;
-
-/** The store key of a user's account record. */
-export function accountKey(name: string): string {
-  return `account:${name}`;
-}
-
-const localConfigSchema = {
-  type: 'object',
-  properties: {
-    minimum_password_length: {
-      type: 'integer',
-      minimum: 1,
-      maximum: MAX_PASSWORD_LENGTH,
-      default: DEFAULT_MIN_LENGTH,
-      description: 'Shortest password (in characters) accepted when a password is set. Existing passwords keep working if this is raised.',
-    },
-    first_use_passwords: {
-      type: 'boolean',
-      default: false,
-      description:
-        'When true, a user with no password yet sets it by logging in for the first time (like FirstUseAuthenticator). ' +
-        'allowed_users / allow_all still decide who may log in, so restrict them: otherwise anyone can claim any unused name.',
-    },
-    allow_signup: {
-      type: 'boolean',
-      default: false,
-      description: 'Reserved for a self-service sign-up page. Accepted but not implemented yet: it currently has no effect.',
-    },
-  },
-} as const;
-
-/** Reads a record defensively: the store holds arbitrary JSON, and a damaged record must not crash a login. */
-async function readAccount(store: PluginStore, name: string): Promise<{ [key: string]: JsonValue } | undefined> {
-  const value = await store.get(accountKey(name));
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
-  return value;
-}
-
-async function readPasswordHash(store: PluginStore, name: string): Promise<string | undefined> {
-  const hash = (await readAccount(store, name))?.password_hash;
-  return typeof hash === 'string' && hash !== '' ? hash : undefined;
-}
+export const WAITING_FOR_APPROVAL = 'Your account is waiting for approval by an administrator. You can log in once it is approved.';
 
 /** Accounts with argon2id-hashed passwords, kept in the hub database through the plugin store. */
 class LocalAuthenticator implements Authenticator {
   readonly loginKind = 'form' as const;
   readonly loginHint: string | undefined;
-  readonly #store: PluginStore;
-  readonly #ctx: AuthContext<LocalAuthConfig>;
-  readonly #minLength: number;
-  readonly #firstUse: boolean;
-  // One lock per authenticator instance: it guards this instance's store.
-  readonly #lock = new KeyedLock();
+  readonly hasAllowRules: boolean;
+  readonly accounts: LocalAccounts;
+  readonly #book: AccountBook;
+  readonly #opts: LocalOptions;
+  readonly #log: PluginLogger;
 
   constructor(ctx: AuthContext<LocalAuthConfig>) {
-    this.#ctx = ctx;
-    this.#store = ctx.store;
-    this.#minLength = ctx.config.minimum_password_length ?? DEFAULT_MIN_LENGTH;
-    this.#firstUse = ctx.config.first_use_passwords ?? false;
-    this.loginHint = this.#firstUse ? 'If you have not logged in before, the password you enter now becomes your password.' : undefined;
-    if (ctx.config.allow_signup === true) {
-      ctx.log.warn('authenticator.allow_signup is not implemented yet and has no effect');
-    }
+    this.#book = new AccountBook(ctx.store);
+    this.#opts = resolveLocalOptions(ctx.config);
+    this.#log = ctx.log;
+    this.accounts = new LocalAccounts(this.#book, this.#opts, ctx.log);
+    this.loginHint = this.#opts.firstUse ? 'If you have not logged in before, the password you enter now becomes your password.' : undefined;
+    // Sign-up and first use let accounts appear that no allowed_users list names; checkAllowed admits them.
+    this.hasAllowRules = this.#opts.signup || this.#opts.firstUse;
   }
 
   async authenticate(input: LoginInput): Promise<AuthModel | null> {
@@ -97,59 +35,91 @@ class LocalAuthenticator implements Authenticator {
     // quickly reveals nothing.
     if (name === '' || password === '' || isOverlong(password)) return null;
 
-    const storedHash = await readPasswordHash(this.#store, name);
-    if (storedHash !== undefined) return (await verifyPassword(storedHash, password)) ? { name } : null;
-    if (this.#firstUse) return this.#claim(name, password);
-    // No account: do the same work as a wrong password so the response time does not tell them apart.
-    await verifyPassword(await getDummyHash(), password);
-    return null;
+    const record = await this.#book.read(name);
+    if (record === undefined || (record.password_hash === undefined && !this.#opensOnFirstUse(record))) {
+      // No account: do the same work as a wrong password so the response time does not tell them apart.
+      await verifyPassword(await getDummyHash(), password);
+      return null;
+    }
+    const locked = lockedError(record, this.#opts, new Date());
+    if (locked) throw locked;
+    if (record.password_hash === undefined) return this.#claim(name, password);
+
+    if (!(await verifyPassword(record.password_hash, password))) {
+      await this.#countFailure(name);
+      return null;
+    }
+    if (record.status === 'pending') throw new HubError(403, WAITING_FOR_APPROVAL);
+    if (hasFailureState(record)) await this.#book.update(name, (current) => (current ? cleared(current) : undefined));
+    return { name };
   }
 
-  /** First-use login: sets the password unless someone else set it while we waited for the lock. */
-  #claim(name: string, password: string): Promise<AuthModel | null> {
-    return this.#lock.run(name, async () => {
-      const storedHash = await readPasswordHash(this.#store, name);
-      if (storedHash !== undefined) return (await verifyPassword(storedHash, password)) ? { name } : null;
-      const problem = checkPasswordRules(password, this.#minLength);
-      if (problem !== null) {
-        throw new HubError(400, `${problem} The password you enter on your first login becomes your password.`);
-      }
-      await this.#writePassword(name, password);
-      this.#ctx.log.info({ user: name }, 'first login set the password');
-      return { name };
-    });
+  /** An approved account with a password may log in even when allowed_users does not list it. */
+  async checkAllowed(name: string): Promise<boolean> {
+    const record = await this.#book.read(name);
+    return record !== undefined && record.password_hash !== undefined && record.status !== 'pending';
   }
 
   async setPassword(name: string, password: string): Promise<void> {
     if (name === '') throw new HubError(400, 'A user name is required.');
-    const problem = checkPasswordRules(password, this.#minLength);
+    const problem = checkPasswordRules(password, this.#opts.minLength, { username: name, checkCommon: this.#opts.checkCommon });
     if (problem !== null) throw new HubError(400, problem);
-    await this.#lock.run(name, () => this.#writePassword(name, password));
-    this.#ctx.log.info({ user: name }, 'password set');
+    const passwordHash = await hashPassword(password);
+    await this.#book.update(name, (current) => withPassword(current, passwordHash, new Date()));
+    this.#log.info({ user: name }, 'password set');
   }
 
   async pendingAdminSetup(adminUsers: readonly string[]): Promise<string | null> {
     for (const name of adminUsers) {
-      if ((await readPasswordHash(this.#store, name)) === undefined) return name;
+      if ((await this.#book.read(name))?.password_hash === undefined) return name;
     }
     return null;
   }
 
-  /** Hashes and stores, keeping the record's other fields (creation time, future sign-up data). */
-  async #writePassword(name: string, password: string): Promise<void> {
+  async deleteUser(name: string): Promise<void> {
+    await this.#book.delete(name);
+  }
+
+  #opensOnFirstUse(record: AccountRecord): boolean {
+    return this.#opts.firstUse && record.first_use === true;
+  }
+
+  async #countFailure(name: string): Promise<void> {
+    const updated = await this.#book.update(name, (current) => (current ? afterFailure(current, this.#opts, new Date()) : undefined));
+    if (updated?.locked) {
+      this.#log.warn({ user: name, until: updated.locked.until }, 'account locked after repeated failed logins; an admin can unlock it at /hub/authorize');
+    }
+  }
+
+  /** First-use login: sets the password unless another login set it while this one waited for the lock. */
+  async #claim(name: string, password: string): Promise<AuthModel | null> {
+    const problem = checkPasswordRules(password, this.#opts.minLength, { username: name, checkCommon: this.#opts.checkCommon });
+    if (problem !== null) throw new HubError(400, `${problem} The password you enter on your first login becomes your password.`);
+    // Assigned inside the update callback; the cast keeps TypeScript from narrowing it to 'gone'.
+    let outcome = 'gone' as 'claimed' | 'taken' | 'gone';
     const passwordHash = await hashPassword(password);
-    const now = new Date().toISOString();
-    const existing = await readAccount(this.#store, name);
-    const created = typeof existing?.created === 'string' ? existing.created : now;
-    const record: AccountRecord = { created, password_hash: passwordHash, password_changed: now };
-    await this.#store.set(accountKey(name), { ...existing, ...record });
+    await this.#book.update(name, (current) => {
+      if (current?.password_hash !== undefined) {
+        outcome = 'taken';
+        return undefined;
+      }
+      if (current === undefined || !this.#opensOnFirstUse(current)) return undefined;
+      outcome = 'claimed';
+      return withPassword(current, passwordHash, new Date());
+    });
+    if (outcome === 'claimed') {
+      this.#log.info({ user: name }, 'first login set the password');
+      return { name };
+    }
+    // Someone else's first login won the race: check against what they set, like any login.
+    return outcome === 'taken' ? this.authenticate({ fields: { username: name, password }, remoteAddress: '' }) : null;
   }
 }
 
 /**
  * `kind: local`: user accounts with passwords stored in the hub database (argon2id). Accounts come from
- * the one-time admin setup link ({@link Authenticator.setPassword}) or, with `first_use_passwords`, from a
- * user's first login.
+ * the one-time admin setup link, an admin's reset on /hub/authorize, self sign-up (enable_signup), or
+ * an admin-created user's first login (allow_first_use).
  */
 export const localAuthenticator: AuthenticatorPlugin<LocalAuthConfig> = {
   kind: 'local',

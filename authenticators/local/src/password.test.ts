@@ -19,3 +19,12 @@ t.test('hash and verify round trip; malformed hashes do not throw', async (t) =>
   t.equal(await verifyPassword('', 'x'), false);
   t.equal(await verifyPassword('$argon2id$broken', 'x'), false);
 });
+
+t.test('checkPasswordRules refuses the username and common passwords when asked', async (t) => {
+  t.match(checkPasswordRules('Alice.Smith', 8, { username: 'alice.smith' }), /same as the username/);
+  t.equal(checkPasswordRules('alice.smith!', 8, { username: 'alice.smith' }), null);
+  t.equal(checkPasswordRules('password123', 8), null, 'common list only when asked');
+  t.match(checkPasswordRules('Password123', 8, { checkCommon: true }), /most commonly used/, 'case-insensitive');
+  t.match(checkPasswordRules('jupyterhub', 8, { checkCommon: true }), /most commonly used/);
+  t.equal(checkPasswordRules('correct horse battery', 8, { checkCommon: true, username: 'x' }), null);
+});

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hash, verify } from '@node-rs/argon2';
 import type { Algorithm, Options } from '@node-rs/argon2';
+import { isCommonPassword } from './common-passwords.js';
 
 /**
  * Longest password accepted. argon2 pre-hashes its input, so the cost grows with the length; a cap keeps
@@ -25,6 +26,14 @@ function passwordLength(password: string): number {
   return [...password].length;
 }
 
+/** What a new password is checked against besides its length. */
+export interface PasswordRuleOptions {
+  /** The account's name: a password equal to it (ignoring case) is refused. */
+  readonly username?: string;
+  /** Refuse passwords from the built-in list of the most common ones. */
+  readonly checkCommon?: boolean;
+}
+
 /**
  * Checks a new password against the rules. Pure, so that forms can show the same message the server
  * would give.
@@ -33,11 +42,17 @@ function passwordLength(password: string): number {
  * @param minLength the configured minimum, in characters (code points)
  * @returns a sentence describing the problem, or null when the password is acceptable
  */
-export function checkPasswordRules(password: string, minLength: number): string | null {
+export function checkPasswordRules(password: string, minLength: number, opts: PasswordRuleOptions = {}): string | null {
   const length = passwordLength(password);
   if (length === 0) return 'The password must not be empty.';
   if (length < minLength) return `The password must be at least ${minLength} characters long.`;
   if (length > MAX_PASSWORD_LENGTH) return `The password must be at most ${MAX_PASSWORD_LENGTH} characters long.`;
+  if (opts.username !== undefined && password.toLowerCase() === opts.username.toLowerCase()) {
+    return 'The password must not be the same as the username.';
+  }
+  if (opts.checkCommon === true && isCommonPassword(password)) {
+    return 'This password is one of the most commonly used passwords. Choose a less common one.';
+  }
   return null;
 }
 

@@ -1,6 +1,6 @@
 import type { AuthenticatorPlugin, SpawnerPlugin } from '@tshub/plugin-api';
 import { localProcessSpawner, simpleSpawner } from '@tshub/spawner-local-process';
-import { dummyAuthenticator, localAuthenticator } from '@tshub/authenticator-local';
+import { dummyAuthenticator, localAuthenticator, pamAuthenticator } from '@tshub/authenticator-local';
 import { dockerSpawner, systemUserDockerSpawner } from '@tshub/spawner-docker';
 import { swarmSpawner } from '@tshub/spawner-swarm';
 import { kubernetesSpawner } from '@tshub/spawner-kubernetes';
@@ -30,7 +30,7 @@ export function defaultRegistry(extra: Partial<{ spawners: SpawnerPlugin<any>[];
     if (p) spawners.set(alias, p);
   }
   const authenticators = new Map<string, AuthenticatorPlugin<any>>();
-  for (const p of [localAuthenticator, dummyAuthenticator, oauthAuthenticator, githubAuthenticator, casAuthenticator, ...(extra.authenticators ?? [])]) {
+  for (const p of [localAuthenticator, dummyAuthenticator, pamAuthenticator, oauthAuthenticator, githubAuthenticator, casAuthenticator, ...(extra.authenticators ?? [])]) {
     authenticators.set(p.kind, p);
   }
   for (const [alias, kind] of Object.entries(authenticatorAliases)) {

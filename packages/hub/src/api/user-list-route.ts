@@ -109,6 +109,7 @@ export async function userListRoutes(app: FastifyInstance, env: ApiEnv): Promise
     const toCreate = names.filter((n) => !existing.has(n));
     if (!toCreate.length) throw new HubError(409, `All ${usernames.length} users already exist`);
     const created = await createUsers(hub.db, toCreate, admin);
+    for (const u of created) await hub.authenticator.accounts?.userCreated(u.name);
     hub.identities.invalidate();
     hub.log.info({ by: identity.name, users: created.map((u) => u.name), admin }, 'users created');
     const order = new Map(toCreate.map((n, i) => [n, i]));

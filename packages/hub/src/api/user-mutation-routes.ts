@@ -33,6 +33,8 @@ export async function userMutationRoutes(app: FastifyInstance, env: ApiEnv): Pro
     const [user] = await createUsers(hub.db, [name], data.admin === true);
     // Lost a race with another creation of the same name.
     if (!user) throw new HubError(409, `User ${name} already exists`);
+    // Local accounts: a user an admin opens may set a password at the first login (allow_first_use).
+    await hub.authenticator.accounts?.userCreated(name);
     hub.identities.invalidate();
     hub.log.info({ by: identity.name, user: name, admin: user.admin }, 'user created');
     const [model] = await presentUsers(hub, identity.scopeSet, [user]);
@@ -90,6 +92,7 @@ export async function userMutationRoutes(app: FastifyInstance, env: ApiEnv): Pro
       hub.log.info({ by: identity.name, user: user.name, key, value: key === 'auth_state' ? '...' : data[key] }, 'user updated');
     }
     const updated = await updateUser(hub.db, user.id, patch);
+    if (patch.name !== undefined && patch.name !== user.name) await hub.authenticator.accounts?.userRenamed(user.name, patch.name);
     hub.identities.invalidate();
     const [model] = await presentUsers(hub, identity.scopeSet, [updated], { authState: 'always' });
     return model;

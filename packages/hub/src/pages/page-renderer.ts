@@ -23,6 +23,8 @@ export class PageRenderer {
       user: who ? { name: who.identity.name, admin: who.identity.admin } : null,
       xsrf: this.auth.xsrfToken(req, reply),
       announcement: this.hub.config.hub.announcement || null,
+      // Local accounts: the header links to the password and account pages.
+      accounts: Boolean(this.hub.authenticator.accounts),
       ...vars,
     });
     return reply.code(status).type('text/html; charset=utf-8').header('Cache-Control', 'no-store').send(html);

@@ -96,6 +96,12 @@ const pages: Record<string, Record<string, unknown>> = {
     expires_at: '2026-12-01T00:00:00Z',
     error: null,
   },
+  'signup.html': { ...common, user: null, minimum_password_length: 10, open_signup: false, error: 'The two passwords do not match.', username: 'alice', signup_status: null },
+  'change-password.html': { ...common, minimum_password_length: 10, error: 'The current password is not correct.', changed: false },
+  'authorize-users.html': {
+    ...common, pending: [{ name: 'bob', created: '2026-11-01T10:00:00.000Z' }], locked: [{ name: 'dave', until: null }, { name: 'erin', until: '2026-11-22T14:00:00.000Z' }],
+    minimum_password_length: 10, first_use: true, message: 'Approved alice: they can sign in now.', error: null,
+  },
   'oauth.html': {
     ...common,
     service_name: 'grader',
@@ -211,7 +217,7 @@ t.test('login form posts to the hub with next encoded and the xsrf field', async
   t.match(html, /name="password" type="password" autocomplete="current-password"/);
   t.match(html, /role="alert">Invalid username or password</);
   t.notMatch(html, /Sign in with/);
-  const redirect = r.render('login.html', { ...pages['login.html'], login_kind: 'redirect', login_error: null });
+  const redirect = r.render('login.html', { ...pages['login.html'], login_kind: 'redirect', login_error: null, login_label: 'Sign in with GitHub' });
   t.match(redirect, /<a id="login-service" class="btn btn-primary btn-block" href="\/hub\/oauth_login">Sign in with GitHub<\/a>/);
   t.notMatch(redirect, /name="password"/);
 });
