@@ -38,6 +38,7 @@ import { openApiRoute, registerOpenApi } from './api/openapi.js';
 import { loginPages } from './pages/login-pages.js';
 import { serverPages } from './pages/server-pages.js';
 import { accountPages } from './pages/account-pages.js';
+import { adminPage } from './pages/admin-page.js';
 import { userUrlPages } from './pages/user-url-pages.js';
 import { acceptSharePage } from './pages/accept-share-page.js';
 import { HubMetrics } from './services/metrics.js';
@@ -250,6 +251,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   await loginPages(app, pageEnv);
   await serverPages(app, pageEnv);
   await accountPages(app, pageEnv);
+  await adminPage(app, pageEnv);
   await acceptSharePage(app, pageEnv);
   await userUrlPages(app, pageEnv);
   await metricsRoute(app, { hub: ctx, auth, metrics });

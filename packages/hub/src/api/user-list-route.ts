@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { hasAnyScope } from '../auth/scopes.js';
 import { normalizeUsername, validUsername } from '../auth/login-flow.js';
-import { countUsers, createUsers, findUsersByName, listUsers, type UserListQuery } from '../db/user-queries.js';
+import { countUsers, findUsersByName, listUsers, type UserListQuery } from '../db/user-queries.js';
+import { addUsers } from '../services/user-lifecycle.js';
 import { badRequest, HubError, notAuthorized } from '../errors.js';
 import { apiCaller, requireScopes, type ApiEnv } from './api-env.js';
 import { pageRequest, pageResponse } from './pagination.js';
@@ -108,10 +109,7 @@ export async function userListRoutes(app: FastifyInstance, env: ApiEnv): Promise
     for (const name of existing) hub.log.warn({ user: name }, `User ${name} already exists`);
     const toCreate = names.filter((n) => !existing.has(n));
     if (!toCreate.length) throw new HubError(409, `All ${usernames.length} users already exist`);
-    const created = await createUsers(hub.db, toCreate, admin);
-    for (const u of created) await hub.authenticator.accounts?.userCreated(u.name);
-    hub.identities.invalidate();
-    hub.log.info({ by: identity.name, users: created.map((u) => u.name), admin }, 'users created');
+    const created = await addUsers(hub, toCreate, admin, identity.name);
     const order = new Map(toCreate.map((n, i) => [n, i]));
     created.sort((a, b) => (order.get(a.name) ?? 0) - (order.get(b.name) ?? 0));
     return reply.code(201).send(await presentUsers(hub, identity.scopeSet, created));

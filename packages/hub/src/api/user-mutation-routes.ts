@@ -3,14 +3,14 @@ import type { JsonObject } from '@tshub/plugin-api';
 import { normalizeUsername, validUsername } from '../auth/login-flow.js';
 import { hasScope } from '../auth/scopes.js';
 import { findUser, userGroupNames } from '../db/users.js';
-import { createUsers, deleteUserRow, findGroupsByName, updateUser, type UserPatch } from '../db/user-queries.js';
+import { findGroupsByName, updateUser, type UserPatch } from '../db/user-queries.js';
+import { addUsers, removeUser } from '../services/user-lifecycle.js';
 import { badRequest, HubError, notAuthorized } from '../errors.js';
 import { apiCaller, requireScopes, type ApiEnv } from './api-env.js';
 import { checkUserModel, NAME_PARAMS, presentUsers, userNotFound } from './user-present.js';
 
 type NameParams = { Params: { name: string } };
 
-const delay = (ms: number) => new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), ms).unref());
 
 /** POST, PATCH and DELETE /users/:name (contract 1.2; CVE-2024-41942 admin rules). */
 export async function userMutationRoutes(app: FastifyInstance, env: ApiEnv): Promise<void> {
@@ -30,13 +30,9 @@ export async function userMutationRoutes(app: FastifyInstance, env: ApiEnv): Pro
     const data: unknown = req.body ?? {};
     checkUserModel(data);
     if (data.admin === true && !identity.admin) throw new HubError(403, 'Only admins can grant admin permissions');
-    const [user] = await createUsers(hub.db, [name], data.admin === true);
+    const [user] = await addUsers(hub, [name], data.admin === true, identity.name);
     // Lost a race with another creation of the same name.
     if (!user) throw new HubError(409, `User ${name} already exists`);
-    // Local accounts: a user an admin opens may set a password at the first login (allow_first_use).
-    await hub.authenticator.accounts?.userCreated(name);
-    hub.identities.invalidate();
-    hub.log.info({ by: identity.name, user: name, admin: user.admin }, 'user created');
     const [model] = await presentUsers(hub, identity.scopeSet, [user]);
     return reply.code(201).send(model);
   });
@@ -105,19 +101,7 @@ export async function userMutationRoutes(app: FastifyInstance, env: ApiEnv): Pro
     const user = await findUser(hub.db, name);
     if (!user) throw userNotFound(name);
     if (user.id === identity.userId) throw badRequest('Cannot delete yourself!');
-    const stopping = new HubError(400, `${user.name}'s server is in the process of stopping, please wait.`);
-    const runtimes = hub.servers.forUser(user.id);
-    if (runtimes.some((rt) => rt.phase === 'stopping')) throw stopping;
-    if (runtimes.length) {
-      const stopped = Promise.all(runtimes.map((rt) => hub.servers.stop(rt))).then(() => 'done' as const);
-      if ((await Promise.race([stopped, delay(hub.config.hub.slow_stop_timeout * 1000)])) === 'timeout') throw stopping;
-    }
-    const rows = await hub.db.selectFrom('spawners').select('name').where('user_id', '=', user.id).execute();
-    for (const { name: server } of rows) await hub.servers.deleteForever(user, server);
-    await hub.authenticator.deleteUser?.(user.name).catch((err: unknown) => hub.log.warn({ err, user: user.name }, 'the authenticator could not forget the user'));
-    await deleteUserRow(hub.db, user.id);
-    hub.identities.invalidate();
-    hub.log.info({ by: identity.name, user: user.name }, 'user deleted');
+    await removeUser(hub, user, identity.name);
     return reply.code(204).send();
   });
 }

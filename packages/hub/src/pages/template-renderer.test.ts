@@ -102,6 +102,29 @@ const pages: Record<string, Record<string, unknown>> = {
     ...common, pending: [{ name: 'bob', created: '2026-11-01T10:00:00.000Z' }], locked: [{ name: 'dave', until: null }, { name: 'erin', until: '2026-11-22T14:00:00.000Z' }],
     minimum_password_length: 10, first_use: true, message: 'Approved alice: they can sign in now.', error: null,
   },
+  'admin.html': {
+    ...common,
+    flash: { kind: 'info', text: 'Started bob\'s server.' },
+    users: [
+      {
+        name: 'alice@uni.edu', admin: true, self: true, groups: [], last_activity: '2026-11-22T14:00:00Z', last_activity_text: '5 minutes ago',
+        server: { name: '', status: 'running', url: '/user/alice@uni.edu/', failed_message: null }, named_servers: [],
+      },
+      {
+        name: 'bob', admin: false, self: false, groups: ['physics', 'tas'], last_activity: null, last_activity_text: 'never',
+        server: { name: '', status: 'failed', url: null, failed_message: 'Spawn failed: timeout' },
+        named_servers: [{ name: 'gpu', status: 'starting', url: null, failed_message: null }, { name: 'old', status: 'stopped', url: null, failed_message: null }],
+      },
+    ],
+    total: 120, page_count: 3, listing: { q: 'a', page: 2, sort: '-last_activity', state: '' }, back: 'q=a&page=2', admin_url: '/hub/admin',
+    first_row: 51, last_row: 100, prev_url: '/hub/admin?q=a', next_url: '/hub/admin?q=a&page=3', first_url: '/hub/admin?q=a',
+    sort_urls: { name: '/hub/admin?q=a', last_activity: '/hub/admin?q=a&sort=last_activity' },
+    allow_named_servers: true, accounts_url: '/hub/authorize',
+  },
+  'admin-confirm-delete.html': {
+    ...common,
+    target: { name: 'bob', admin: false, servers: 2, running: 1 }, back: 'q=b', admin_url: '/hub/admin', cancel_url: '/hub/admin?q=b',
+  },
   'oauth.html': {
     ...common,
     service_name: 'grader',
