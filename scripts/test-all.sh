@@ -19,4 +19,5 @@ npm test
 # The hub-level suites once more, on Postgres instead of the embedded PGlite (the plugin suites —
 # Docker, Swarm, Kubernetes, the login providers, deployment files — do not depend on the database).
 TSHUB_TEST_DB=postgres npx tap $(ls test/*.test.ts | grep -v -e cli.test.ts -e -pglite.test.ts \
-  -e /docker- -e /swarm- -e /kube -e /compose- -e /image- -e /auth-oidc -e /auth-github -e /auth-cas -e /browser-)
+  -e /docker- -e /swarm- -e /kube -e /compose- -e /image- -e /auth-oidc -e /auth-github -e /auth-cas -e /auth-pam \
+  -e /auth-local -e /auth-pipeline-form -e /auth-pipeline-redirect -e /auth-pipeline-startup -e /browser-)

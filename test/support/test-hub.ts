@@ -50,42 +50,58 @@ export async function startTestHub(t: Test, opts: TestHubOptions = {}): Promise<
   } else {
     dbUrl = `pglite:${path.join(dataDir, 'db')}`;
   }
-  const [publicPort, apiPort] = [await freePort(), await freePort()];
   const c = opts.config ?? {};
-  const raw = {
-    hub: { bind_url: `http://127.0.0.1:${publicPort}`, hub_ip: '127.0.0.1', data_dir: dataDir, db_url: dbUrl, last_activity_interval: 0, ...c.hub },
-    authenticator: { kind: 'dummy', allow_all: true, ...c.authenticator },
-    spawner: {
-      // Homes and logs under the test's data dir, for the process kinds that have these options.
-      ...(['simple', 'local-process', undefined].includes(c.spawner?.kind as string | undefined)
-        ? { home_dir_template: path.join(dataDir, 'homes', '{escaped_username}'), log_dir: path.join(dataDir, 'logs') }
-        : {}),
-      ...c.spawner,
-      environment: { ...SINGLEUSER_ENV, ...(c.spawner?.environment as object | undefined) },
-    },
-    proxy: { api_url: `http://127.0.0.1:${apiPort}`, log_level: 'warn', ...c.proxy },
-    ...(c.load_roles ? { load_roles: c.load_roles } : {}),
-    ...(c.services ? { services: c.services } : {}),
-    ...(c.culler ? { culler: c.culler } : {}),
-    ...(c.activity_log ? { activity_log: c.activity_log } : {}),
+  const configFor = (publicPort: number, apiPort: number) => {
+    const raw = {
+      hub: { bind_url: `http://127.0.0.1:${publicPort}`, hub_ip: '127.0.0.1', data_dir: dataDir, db_url: dbUrl, last_activity_interval: 0, ...c.hub },
+      authenticator: { kind: 'dummy', allow_all: true, ...c.authenticator },
+      spawner: {
+        // Homes and logs under the test's data dir, for the process kinds that have these options.
+        ...(['simple', 'local-process', undefined].includes(c.spawner?.kind as string | undefined)
+          ? { home_dir_template: path.join(dataDir, 'homes', '{escaped_username}'), log_dir: path.join(dataDir, 'logs') }
+          : {}),
+        ...c.spawner,
+        environment: { ...SINGLEUSER_ENV, ...(c.spawner?.environment as object | undefined) },
+      },
+      proxy: { api_url: `http://127.0.0.1:${apiPort}`, log_level: 'warn', ...c.proxy },
+      ...(c.load_roles ? { load_roles: c.load_roles } : {}),
+      ...(c.services ? { services: c.services } : {}),
+      ...(c.culler ? { culler: c.culler } : {}),
+      ...(c.activity_log ? { activity_log: c.activity_log } : {}),
+    };
+    const result = validateConfig(raw, defaultRegistry());
+    if (!result.ok) throw new Error('test config invalid: ' + result.errors.join('; '));
+    return result.config;
   };
-  const result = validateConfig(raw, defaultRegistry());
-  if (!result.ok) throw new Error('test config invalid: ' + result.errors.join('; '));
+  let publicPort = await freePort();
+  let config = configFor(publicPort, await freePort());
   const logger = pino({ level: process.env.TSHUB_TEST_LOG ?? 'silent' });
 
   const state = {} as TestHub;
   // Registered before anything can fail, so a hub that does not boot still leaves nothing behind.
   t.teardown(async () => {
-    if (state.hub) await state.stop();
+    if (state.hub) await (state.stop ? state.stop() : state.hub.close());
     if (dropDb) await dropDb();
     rmSync(dataDir, { recursive: true, force: true });
   });
   const boot = async () => {
-    state.hub = await buildHub({ config: structuredClone(result.config), logger });
+    state.hub = await buildHub({ config: structuredClone(config), logger });
     state.started = await state.hub.start({ hubPort: 0 });
     state.hubUrl = state.started.hubUrl;
   };
-  await boot();
+  // A free port can be taken by another suite between picking it and the proxy binding it (parallel
+  // jobs): pick new ports and boot again, a bounded number of times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await boot();
+      break;
+    } catch (err) {
+      if (attempt >= 3 || !/already in use/.test((err as Error).message)) throw err;
+      await state.hub?.close().catch(() => undefined);
+      publicPort = await freePort();
+      config = configFor(publicPort, await freePort());
+    }
+  }
   let stopped = false;
   Object.assign(state, {
     publicUrl: `http://127.0.0.1:${publicPort}`,

@@ -76,6 +76,8 @@ export class LocalProcessServer<C extends ProcessSpawnerConfig> implements Spawn
   private readonly timeouts: StopTimeouts;
   private persisted: Persisted | null;
   private exited: { exitCode?: number } | null = null;
+  /** Resolves when our own child's exit event arrives (we are its parent while this hub lives). */
+  private exitSeen: Promise<void> | null = null;
   private starting: Promise<unknown> | null = null;
   private stopping: Promise<void> | null = null;
   /** Survives stop() so lastOutput() still explains what happened. */
@@ -113,6 +115,7 @@ export class LocalProcessServer<C extends ProcessSpawnerConfig> implements Spawn
     }
     this.persisted = null;
     this.exited = null;
+    this.exitSeen = null;
     const ip = bindIp(this.ctx.common.ip);
     const port = this.ctx.common.port > 0 ? this.ctx.common.port : await findFreePort(ip);
     const plan = await this.planLaunch(this.ctx, signal);
@@ -135,8 +138,11 @@ export class LocalProcessServer<C extends ProcessSpawnerConfig> implements Spawn
       child = spawn(file, args, { cwd: plan.cwd, env, detached: true, stdio: ['ignore', log.fd, log.fd], ...plan.spawnAs });
       // We are the parent while this hub lives: the exit event is the only way to learn the status.
       // Listen before any await, or a quick exit would go unrecorded.
-      child.once('exit', (code, sig) => {
-        this.exited = { exitCode: exitStatus(code, sig) };
+      this.exitSeen = new Promise<void>((resolve) => {
+        child.once('exit', (code, sig) => {
+          this.exited = { exitCode: exitStatus(code, sig) };
+          resolve();
+        });
       });
       await new Promise<void>((resolve, reject) => {
         child.once('spawn', resolve);
@@ -172,7 +178,16 @@ export class LocalProcessServer<C extends ProcessSpawnerConfig> implements Spawn
       return this.exited.exitCode === undefined ? { running: false } : { running: false, exitCode: this.exited.exitCode };
     }
     if (this.persisted === null) return this.starting !== null ? { running: true } : { running: false };
-    return (await processStatus(this.persisted)) === 'alive' ? { running: true } : { running: false };
+    if ((await processStatus(this.persisted)) === 'alive') return { running: true };
+    // Our own child can be seen dead (a zombie) a moment before Node delivers its exit event with the
+    // status: wait briefly for it so the exit code is not lost on a busy machine.
+    if (this.exitSeen !== null) {
+      await Promise.race([this.exitSeen, new Promise((r) => setTimeout(r, 1000).unref())]);
+      // Re-read: the exit handler may have set it while we waited (TypeScript's narrowing cannot know).
+      const exited = this.exited as { exitCode?: number } | null;
+      if (exited?.exitCode !== undefined) return { running: false, exitCode: exited.exitCode };
+    }
+    return { running: false };
   }
 
   /**
