@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import t from 'tap';
 import { buildHub, defaultRegistry, validateConfig } from '@tshub/hub';
 import { pino } from 'pino';
@@ -59,7 +61,8 @@ t.test('bad images and limits fail clearly; others keep working', async (t) => {
 
 t.test('limits Docker cannot honour stop the hub at start-up, naming the key', async (t) => {
   if (!(await needDocker(t))) return;
-  const base = { authenticator: { kind: 'dummy', allow_all: true }, hub: { db_url: 'pglite:memory:' } };
+  const dataDir = path.join(t.testdir(), 'data');
+  const base = { authenticator: { kind: 'dummy', allow_all: true }, hub: { db_url: 'pglite:memory:', data_dir: dataDir } };
   const bad = validateConfig({ ...base, spawner: { kind: 'docker', ...testImageSpawnerConfig(), mem_limit: '2X' } }, defaultRegistry());
   t.notOk(bad.ok, 'mem_limit 2X is refused by validation');
   t.match(bad.ok ? [] : bad.errors, [/^spawner\.mem_limit: /], 'naming spawner.mem_limit');
@@ -68,6 +71,7 @@ t.test('limits Docker cannot honour stop the hub at start-up, naming the key', a
   if (!cfg.ok) return t.fail(cfg.errors.join('; '));
   const err = await buildHub({ config: cfg.config, logger: pino({ level: 'silent' }) }).then(() => null, (e: Error) => e);
   t.ok(err, 'the hub refuses to start');
+  t.notOk(existsSync(dataDir), 'and writes nothing (no data dir, no cookie secret)');
   t.match(err?.message, /spawner\.mem_guarantee: .* more than spawner\.mem_limit/, 'naming mem_guarantee > mem_limit');
   t.match(err?.message, /spawner\.name_template: gives "jupyter student"/, 'and the bad name_template, in one report');
 });

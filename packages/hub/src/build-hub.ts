@@ -87,10 +87,6 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   const env = opts.env ?? process.env;
   const registry = opts.registry ?? defaultRegistry();
   const log = opts.logger ?? pino({ level: config.hub.log_level, base: undefined });
-  const dataDir = path.resolve(config.hub.data_dir);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const cookieSecret = loadCookieSecret({ configured: config.hub.cookie_secret, file: config.hub.cookie_secret_file || path.join(dataDir, 'jupyterhub_cookie_secret'), env });
-
   const authPlugin = registry.authenticators.get(config.authenticator.kind)!;
   const spawnerPlugin = registry.spawners.get(config.spawner.kind)!;
   const baseUrl = normalizeBaseUrl(config.hub.base_url !== '/' ? config.hub.base_url : new URL(config.hub.bind_url.replace('://:', '://0.0.0.0:')).pathname);
@@ -109,25 +105,33 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   checkSomeoneCanLogIn(config.authenticator, authenticator, { kind: authPlugin.kind, implicitAllowAll });
   await validateAuthenticator(authenticator, authPlugin.kind);
 
-  const database = await openDatabase({ dbUrl: config.hub.db_url || env.TSHUB_DB_URL || '', dataDir });
+  // One Docker client / watch cache per hub, closed with it. Opened before anything is written, so a
+  // spawner configuration the engine or cluster refuses leaves nothing behind.
+  const spawnerShared = spawnerPlugin.openShared
+    ? await spawnerPlugin.openShared({ config: config.spawner, common: commonSpawnerConfig(config), log: log.child({ spawner: spawnerPlugin.kind }) })
+    : undefined;
+
+  // Only now, so a refused start leaves no files behind.
+  const dataDir = path.resolve(config.hub.data_dir);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const cookieSecret = loadCookieSecret({ configured: config.hub.cookie_secret, file: config.hub.cookie_secret_file || path.join(dataDir, 'jupyterhub_cookie_secret'), env });
+
+  let database: OpenDatabase;
+  try {
+    database = await openDatabase({ dbUrl: config.hub.db_url || env.TSHUB_DB_URL || '', dataDir });
+  } catch (err) {
+    await spawnerShared?.close().catch(() => undefined);
+    throw err;
+  }
   try {
     await migrateToLatest(database.db);
   } catch (err) {
     await database.close();
+    await spawnerShared?.close().catch(() => undefined);
     throw err;
   }
   const { db } = database;
   authStore = pluginStore(db, authPlugin.kind);
-  // One Docker client / watch cache per hub, closed with it.
-  let spawnerShared;
-  try {
-    spawnerShared = spawnerPlugin.openShared
-      ? await spawnerPlugin.openShared({ config: config.spawner, common: commonSpawnerConfig(config), log: log.child({ spawner: spawnerPlugin.kind }) })
-      : undefined;
-  } catch (err) {
-    await database.close();
-    throw err;
-  }
 
   const proxyAuthToken = config.proxy.auth_token || env.CONFIGPROXY_AUTH_TOKEN || (config.proxy.should_start ? newToken() : '');
   if (!proxyAuthToken) throw new HubError(500, 'proxy.should_start is false, so the proxy auth token must be given: set proxy.auth_token or $CONFIGPROXY_AUTH_TOKEN');
