@@ -129,6 +129,13 @@ t.test('local accounts', async (t) => {
     t.equal(stranger.page.status, 403, 'a name no admin created cannot be claimed');
   });
 
+  await t.test('a user renamed through the REST API keeps the password under the new name only', async (t) => {
+    const renamed = await api(th, '/users/frank', { method: 'PATCH', body: JSON.stringify({ name: 'francis' }), headers: { 'content-type': 'application/json' } });
+    t.equal(renamed.status, 200);
+    loggedIn(t, await login(th, 'francis', 'frank-first-pw'), 'francis', 'the new name with the old password');
+    t.equal((await login(th, 'frank', 'frank-first-pw')).page.status, 403, 'the old name no longer logs in');
+  });
+
   await t.test('lockout after 3 failures: even the right password is refused until the admin unlocks', async (t) => {
     t.equal((await api(th, '/users/gina', { method: 'POST' })).status, 201, 'the admin creates gina through the REST API');
     const reset = await admin.submit(await admin.get('/hub/authorize'), '/hub/authorize/reset', { username: 'gina', password: 'gina-secret-1' });

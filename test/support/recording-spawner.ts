@@ -4,10 +4,13 @@ import type { SpawnContext, SpawnerPlugin } from '@tshub/plugin-api';
 
 /**
  * A spawner that records every SpawnContext it is given and "starts" a tiny HTTP server answering 200
- * to everything (enough for the hub's readiness check). For tests of what the hub hands to spawners.
+ * to everything (enough for the hub's readiness check). For tests of what the hub hands to spawners
+ * and when it asks them to remove a server's stored data.
  */
-export function recordingSpawner(kind = 'recording'): { plugin: SpawnerPlugin; contexts: SpawnContext[] } {
+export function recordingSpawner(kind = 'recording'): { plugin: SpawnerPlugin; contexts: SpawnContext[]; deleted: string[] } {
   const contexts: SpawnContext[] = [];
+  /** `user/server` of every deleteForever call. */
+  const deleted: string[] = [];
   const plugin: SpawnerPlugin = {
     kind,
     configSchema: { type: 'object', properties: {} },
@@ -29,8 +32,11 @@ export function recordingSpawner(kind = 'recording'): { plugin: SpawnerPlugin; c
           return server ? { running: true as const } : { running: false as const };
         },
         state: () => ({}),
+        async deleteForever() {
+          deleted.push(`${ctx.user.name}/${ctx.serverName}`);
+        },
       };
     },
   };
-  return { plugin, contexts };
+  return { plugin, contexts, deleted };
 }
