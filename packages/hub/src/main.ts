@@ -1,13 +1,10 @@
 #!/usr/bin/env node
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildHub } from './build-hub.js';
 import { fail, loadConfigOrExit } from './cli/load.js';
-import { ACTIVITY_HELP, activityCommand } from './cli/activity-command.js';
-import { openDatabase } from './db/open-database.js';
-import { migrateToLatest } from './db/migrate.js';
-import { ensureUser } from './db/users.js';
-import { insertToken } from './db/tokens.js';
+import { ACTIVITY_HELP } from './cli/activity-help.js';
+// The hub, the database and the command modules load only when a command needs them: help, a config
+// check and a bad config answer in a fraction of the time (no server framework, no database driver).
 
 const HELP: Record<string, string> = {
   '': `tshub: a JupyterHub-compatible hub
@@ -57,10 +54,14 @@ async function main(): Promise<void> {
     return;
   }
   if (command === 'activity') {
+    const { activityCommand } = await import('./cli/activity-command.js');
     await activityCommand(config, values);
     return;
   }
   if (command === 'migrate' || command === 'token') {
+    const [{ openDatabase }, { migrateToLatest }, { ensureUser }, { insertToken }] = await Promise.all([
+      import('./db/open-database.js'), import('./db/migrate.js'), import('./db/users.js'), import('./db/tokens.js'),
+    ]);
     const db = await openDatabase({ dbUrl: config.hub.db_url || process.env.TSHUB_DB_URL || '', dataDir: path.resolve(config.hub.data_dir) });
     try {
       const { applied } = await migrateToLatest(db.db);
@@ -79,6 +80,7 @@ async function main(): Promise<void> {
     return;
   }
 
+  const { buildHub } = await import('./build-hub.js');
   const hub = await buildHub({ config, onShutdown: () => process.exit(0) });
   let stopping = false;
   const shutdown = async (signal: string) => {

@@ -22,3 +22,4 @@ export type {
 } from './authenticator.js';
 export type { AccountManager } from './accounts.js';
 export { formatTemplate, escapeUsername } from './template.js';
+export { ProgressQueue } from './progress-queue.js';

@@ -1,11 +1,10 @@
 /** One user server as one Docker container. */
-import { formatTemplate, SpawnError, type JsonObject, type PollResult, type ProgressEvent, type SpawnContext, type Spawner } from '@tshub/plugin-api';
+import { formatTemplate, ProgressQueue, SpawnError, type JsonObject, type PollResult, type ProgressEvent, type SpawnContext, type Spawner } from '@tshub/plugin-api';
 import type Docker from 'dockerode';
 import { DEFAULT_NOTEBOOK_DIR, type DockerSpawnerConfig } from './config.js';
 import { buildCreateOptions, buildMounts, templateFields, type Mount } from './create-options.js';
 import { engineMessage, ignoringGone, statusOf } from './docker-errors.js';
 import { ensureImage } from './image-pull.js';
-import { ProgressQueue } from './progress-queue.js';
 import type { DockerShared } from './shared.js';
 
 /** Who the container runs as and what it mounts besides the volumes: the kind-specific part of a spawn. */

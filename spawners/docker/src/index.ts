@@ -32,4 +32,3 @@ export { resolveSettings, dockerConfigSchema, systemUserConfigSchema, DEFAULT_IM
 export type { DockerSpawnerConfig, SystemUserDockerConfig, DockerSettings, PullPolicy, VolumeTarget } from './config.js';
 export { engineMessage, statusOf, ignoringGone } from './docker-errors.js';
 export { lookupHostAccount, parsePasswdLine, systemUserPersonal, type HostAccount } from './system-user.js';
-export { ProgressQueue } from './progress-queue.js';

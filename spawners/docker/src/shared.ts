@@ -1,7 +1,7 @@
 /** The hub-lifetime half of the docker kinds: one Docker client, the image choice, pre-pull, ports. */
 import net from 'node:net';
 import path from 'node:path';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { formatTemplate, HubError, type JsonObject, type PluginLogger, type PrePullProgress, type SpawnerCommonConfig, type SpawnerShared, type SpawnUser } from '@tshub/plugin-api';
 import { resolveSettings, type DockerSettings, type DockerSpawnerConfig } from './config.js';
 import { isValidContainerName, templateFields } from './create-options.js';
@@ -169,6 +169,7 @@ export async function openDockerShared(ctx: { config: DockerSpawnerConfig; commo
   const problems = configProblems(settings, ctx.common);
   if (problems.length > 0) throw new HubError(500, `Invalid spawner configuration:\n  ${problems.join('\n  ')}`);
   // DOCKER_HOST / DOCKER_CERT_PATH are honoured, as by the docker CLI.
+  const { default: Docker } = await import('dockerode');
   const docker = new Docker();
   try {
     await docker.ping();

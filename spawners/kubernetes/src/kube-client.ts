@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { HubError } from '@tshub/plugin-api';
 import type { KubeConnectionConfig } from './config.js';
 
@@ -10,7 +10,9 @@ const IN_CLUSTER_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/name
  * token and CA), else a kubeconfig (`kubeconfig`, $KUBECONFIG, ~/.kube/config), else the in-cluster
  * service account. A missing token file or kubeconfig is a configuration error named by its key.
  */
-export function loadKubeConfig(c: KubeConnectionConfig): KubeConfig {
+export async function loadKubeConfig(c: KubeConnectionConfig): Promise<KubeConfig> {
+  // Loaded here, not at import: the client is large and `tshub config check` never needs it.
+  const { KubeConfig } = await import('@kubernetes/client-node');
   const kc = new KubeConfig();
   if (c.api_url) {
     let token = c.api_token;

@@ -1,12 +1,11 @@
 import type { CoreV1Event, KubernetesObject, V1Pod } from '@kubernetes/client-node';
-import { HubError, SpawnError, type JsonObject, type PollResult, type ProgressEvent, type SpawnContext, type Spawner } from '@tshub/plugin-api';
+import { HubError, ProgressQueue, SpawnError, type JsonObject, type PollResult, type ProgressEvent, type SpawnContext, type Spawner } from '@tshub/plugin-api';
 import { applyOverride, resolvePodOptions, wantsPvc, type KubeSpawnerConfig, type PodOptions } from './config.js';
 import { apiStatusOf } from './kube-client.js';
 import { objectName, templateNames } from './names.js';
 import { buildPod, NOTEBOOK_CONTAINER, podEnv, type ManifestNames } from './pod-manifest.js';
 import { eventMessage, eventsFor, pollView, startView } from './pod-status.js';
 import { chosenProfile } from './profiles.js';
-import { ProgressFeed } from './progress-feed.js';
 import type { KubeShared } from './shared.js';
 import { buildPvc, buildService, serviceHost } from './storage-service-manifests.js';
 
@@ -24,7 +23,7 @@ export class KubeSpawner implements Spawner {
   #podUid: string | undefined;
   #image: string | null;
   #pvcCreated: boolean;
-  readonly #feed = new ProgressFeed();
+  readonly #feed = new ProgressQueue();
 
   constructor(ctx: SpawnContext<KubeSpawnerConfig, KubeShared>) {
     this.#ctx = ctx;

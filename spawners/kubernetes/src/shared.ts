@@ -1,4 +1,4 @@
-import { CoreV1Api, Watch, type CoreV1Event, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
+import type { CoreV1Api, CoreV1Event, KubeConfig, KubernetesObject, V1Pod } from '@kubernetes/client-node';
 import { HubError, type JsonObject, type PluginLogger, type SpawnerShared, type SpawnUser } from '@tshub/plugin-api';
 import type { KubeSpawnerConfig } from './config.js';
 import { apiStatusOf, loadKubeConfig, resolveNamespace } from './kube-client.js';
@@ -23,13 +23,12 @@ export class KubeShared implements SpawnerShared {
   readonly log: PluginLogger;
   #image: string | null = null;
 
-  private constructor(config: KubeSpawnerConfig, log: PluginLogger) {
+  private constructor(config: KubeSpawnerConfig, log: PluginLogger, kc: KubeConfig, k8s: typeof import('@kubernetes/client-node')) {
     this.log = log;
     this.profiles = normalizeProfiles(config.profile_list ?? []);
-    const kc = loadKubeConfig(config);
     this.namespace = resolveNamespace(config, kc);
-    this.core = kc.makeApiClient(CoreV1Api);
-    const watch = new Watch(kc);
+    this.core = kc.makeApiClient(k8s.CoreV1Api);
+    const watch = new k8s.Watch(kc);
     const relistMs = (config.reflector_relist_seconds ?? DEFAULT_RELIST_SECONDS) * 1000;
     const namespace = this.namespace;
     const labelSelector = `${COMPONENT_LABEL}=${POD_COMPONENT}`;
@@ -46,7 +45,8 @@ export class KubeShared implements SpawnerShared {
 
   /** Connects and fills both caches; a cluster that cannot be listed stops the hub with the reason. */
   static async open(config: KubeSpawnerConfig, log: PluginLogger): Promise<KubeShared> {
-    const shared = new KubeShared(config, log);
+    const k8s = await import('@kubernetes/client-node');
+    const shared = new KubeShared(config, log, await loadKubeConfig(config), k8s);
     try {
       await Promise.all([shared.pods.start(), shared.events?.start()]);
     } catch (err) {

@@ -1,4 +1,4 @@
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { HubError, type JsonObject, type PluginLogger, type PrePullProgress, type SpawnerShared } from '@tshub/plugin-api';
 import { imagePresent } from '@tshub/spawner-docker';
 import { DEFAULTS, type SwarmConfig } from './config.js';
@@ -32,7 +32,9 @@ export class SwarmShared implements SpawnerShared {
    * Connects ($DOCKER_HOST or the local socket) and checks that the engine is a Swarm manager: services
    * can only be created there, and a hub on a worker would otherwise fail every spawn.
    */
-  static async open(config: SwarmConfig, log: PluginLogger, docker = new Docker()): Promise<SwarmShared> {
+  static async open(config: SwarmConfig, log: PluginLogger, docker?: Docker): Promise<SwarmShared> {
+    // dockerode is loaded on first use, not at import: `tshub config check` never needs it.
+    docker ??= new (await import('dockerode')).default();
     let info: { Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean } };
     try {
       info = (await docker.info()) as typeof info;

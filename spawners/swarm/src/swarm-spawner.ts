@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import net from 'node:net';
-import { SpawnError, type JsonObject, type PollResult, type ProgressEvent, type SpawnContext, type Spawner } from '@tshub/plugin-api';
+import { ProgressQueue, SpawnError, type JsonObject, type PollResult, type ProgressEvent, type SpawnContext, type Spawner } from '@tshub/plugin-api';
 import { DEFAULTS, type SwarmConfig } from './config.js';
 import { serviceName, templateValues } from './names.js';
 import { buildMounts, buildServiceSpec, notebookDir, serverLabels } from './service-spec.js';
-import { engineMessage, ProgressQueue, statusOf } from '@tshub/spawner-docker';
+import { engineMessage, statusOf } from '@tshub/spawner-docker';
 import type { SwarmShared } from './swarm-shared.js';
 import { newestTask, viewTask, type TaskInfo } from './task-state.js';
 

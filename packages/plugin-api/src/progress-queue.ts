@@ -1,10 +1,11 @@
-import type { ProgressEvent } from '@tshub/plugin-api';
+import type { ProgressEvent } from './spawner.js';
 
 /**
- * Progress events pushed by `start` and read by the hub through `progress()`. Events before the reader
- * arrives are buffered; `end()` finishes the iteration (start settled).
+ * The progress events of one start, for spawners to return from `progress()`: `start` pushes, the hub
+ * reads. Events pushed before the reader arrives are kept; `end()` (start settled) finishes the
+ * iteration once the buffer is drained. One reader.
  */
-export class ProgressQueue {
+export class ProgressQueue implements AsyncIterable<ProgressEvent> {
   readonly #buffer: ProgressEvent[] = [];
   #wake: (() => void) | null = null;
   #ended = false;
@@ -31,5 +32,9 @@ export class ProgressQueue {
       await new Promise<void>((resolve) => (this.#wake = resolve));
       this.#wake = null;
     }
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<ProgressEvent> {
+    return this.events();
   }
 }
