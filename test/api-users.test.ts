@@ -362,7 +362,9 @@ t.test('performance: a page of 50 costs about the same among 500 or 5,000 users'
   t.same(names(big.res.body.items), expected, 'the page is the right slice');
   const ratio = big.ms / small.ms;
   t.comment(`GET /users page of 50 (sort=name, offset mid-table), median: ${small.ms.toFixed(2)} ms among ${base + 500} users, ${big.ms.toFixed(2)} ms among ${base + 5000}; ratio ${ratio.toFixed(2)}`);
-  t.ok(ratio < 3, `ratio ${ratio.toFixed(2)} < 3`);
+  // Ten times the users: paging in JavaScript over the whole table costs about ten times as much; paging
+  // in SQL stays near 1-2. 5 leaves room for a busy machine (3.4 was seen under a full CI load).
+  t.ok(ratio < 5, `ratio ${ratio.toFixed(2)} < 5`);
 });
 
 t.test('the user model lists the roles a user holds', async (t) => {

@@ -115,13 +115,14 @@ t.test('activity mode, on its own timer: idle servers are culled, active ones ar
   const aliceStarted = runtime(th, 'alice')!.started!.getTime();
   const carolStarted = runtime(th, 'carol')!.started!.getTime();
 
-  const culled = await waitFor(15_000, () => !runtime(th, 'alice') && !runtime(th, 'alice', 'nb') && !runtime(th, 'admin'));
+  const culled = await waitFor(25_000, () => !runtime(th, 'alice') && !runtime(th, 'alice', 'nb') && !runtime(th, 'admin'));
   t.ok(culled, 'alice\'s and the admin\'s idle servers were culled');
   const aliceStop = stops.find((s) => s.user === 'alice' && s.server === '');
   t.match(aliceStop, { server: '', reason: 'cull' }, 'with a stop event of reason cull');
   const afterMs = aliceStop!.at - aliceStarted;
   t.ok(afterMs >= TIMEOUT_S * 1000, `not before the timeout (${afterMs} ms after start)`);
-  t.ok(afterMs <= TIMEOUT_S * 1000 + 6000, `and soon after: within timeout + cull_every + stop time + slack (${afterMs} ms)`);
+  // Slack for the stop itself (a Python server shutting down) on a loaded two-core machine.
+  t.ok(afterMs <= TIMEOUT_S * 1000 + 10_000, `and soon after: within timeout + cull_every + stop time + slack (${afterMs} ms)`);
   t.comment(`5 servers ready in ${spawnMs} ms; alice culled ${afterMs} ms after her start`);
   t.same((await api(th)('GET', '/users/alice')).body.servers, {}, 'the API shows alice\'s servers stopped');
   const withStopped = (await api(th)('GET', '/users/alice?include_stopped_servers=1')).body;
@@ -142,9 +143,9 @@ t.test('activity mode, on its own timer: idle servers are culled, active ones ar
   // bob stops working: culled after the timeout.
   stopBob();
   const bobIdleSince = Date.now();
-  t.ok(await waitFor(15_000, () => !runtime(th, 'bob')), 'once bob stops, his server is culled too');
+  t.ok(await waitFor(25_000, () => !runtime(th, 'bob')), 'once bob stops, his server is culled too');
   const bobMs = Date.now() - bobIdleSince;
-  t.ok(bobMs >= (TIMEOUT_S - 1) * 1000 && bobMs <= (TIMEOUT_S + 6) * 1000, `${bobMs} ms after his last activity report`);
+  t.ok(bobMs >= (TIMEOUT_S - 1) * 1000 && bobMs <= (TIMEOUT_S + 10) * 1000, `${bobMs} ms after his last activity report`);
   t.equal(stops.filter((s) => s.reason === 'cull').length, 4, 'four culls, each with a stop event of reason cull');
   t.ok(runtime(th, 'carol')?.ready, 'carol is still running');
   carolOn = false;

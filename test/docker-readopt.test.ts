@@ -54,7 +54,9 @@ t.test('hub restart re-adopts containers; a removed container is noticed', async
   const seconds = (performance.now() - t0) / 1000;
   t.ok(gone, `bob's server shows stopped ${seconds.toFixed(2)} s after docker rm -f (poll_interval ${POLL_INTERVAL} s)`);
   t.comment(`docker rm -f noticed after ${seconds.toFixed(2)} s with poll_interval ${POLL_INTERVAL} s`);
-  t.ok(seconds <= POLL_INTERVAL * 1.1 + 1, 'within poll_interval (plus a second for the API round trips)');
+  // One poll_interval, plus the poll's own Docker calls and this test's API round trips, which take
+  // over a second on a loaded two-core machine.
+  t.ok(seconds <= POLL_INTERVAL * 1.1 + 2.5, 'within poll_interval (plus the round trips)');
   t.notOk((await routes(th)).includes(`/user/${BOB}/`), 'and his proxy route is gone');
   t.ok((await routes(th)).includes(`/user/${ALICE}/`), 'alice keeps hers');
   t.equal((await fetch(`${th.publicUrl}/user/${ALICE}/api`)).status, 200, 'alice is unaffected');

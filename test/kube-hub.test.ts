@@ -167,7 +167,7 @@ t.test('kubernetes spawner through the hub', async (t) => {
     const last = (await progressOf(kh, 'bob')).at(-1);
     const seconds = (Date.now() - t0) / 1000;
     t.match(last, { failed: true, message: /^Spawn failed: The image quay\.io\/jupyter\/base-notebook:2025-01-01 could not be pulled \(ErrImagePull: Failed to pull image/ }, 'the stream ends failed, naming the image and the reason');
-    t.ok(seconds < 10, `after ${seconds.toFixed(1)} s, not at start_timeout (60 s)`);
+    t.ok(seconds < 20, `after ${seconds.toFixed(1)} s, not at start_timeout (60 s)`);
     t.match((await kh.api('GET', '/users/bob')).body, { server: null, pending: null }, 'nothing left pending');
     t.equal(fake.objects('pods', 'jhub').filter((p) => p.metadata.name === 'jupyter-bob').length, 0, 'the failed pod was deleted');
   });

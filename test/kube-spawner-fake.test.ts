@@ -52,7 +52,7 @@ t.test('spawn to Running: progress from pod events, URL from the pod IP and port
   const { fake, spawner } = await setup(t);
   const s = spawner('alice');
   const progress = collect(s.progress!());
-  const { url } = await s.start(AbortSignal.timeout(10_000));
+  const { url } = await s.start(AbortSignal.timeout(60_000));
   const pod = fake.objects('pods', 'jhub')[0]!;
   t.equal(pod.metadata.name, 'jupyter-alice', 'pod named by the default template');
   t.equal(url, `http://127.0.0.1:${pod.spec.containers[0].ports[0].containerPort}`, 'URL is the pod IP and the stored container port');
@@ -85,11 +85,11 @@ t.test('failures that will not heal end the spawn early, with the reason', async
     arrange(user);
     const s = spawner(user);
     const t0 = Date.now();
-    const err = await s.start(AbortSignal.timeout(10_000)).catch((e: unknown) => e);
+    const err = await s.start(AbortSignal.timeout(60_000)).catch((e: unknown) => e);
     t.type(err, SpawnError, `${label}: start throws a SpawnError`);
     t.equal((err as SpawnError).reason, reason, `${label}: reason ${reason}`);
     t.match((err as SpawnError).message, message, `${label}: the message says why`);
-    t.ok(Date.now() - t0 < 3000, `${label}: within ${Date.now() - t0} ms, not at start_timeout`);
+    t.ok(Date.now() - t0 < 15_000, `${label}: within ${Date.now() - t0} ms, not at start_timeout (60 s)`);
     await s.stop({ now: true });
     t.equal(fake.objects('pods', 'jhub').length, 0, `${label}: no pod left after stop`);
     fake.quotaExceeded = false;
@@ -133,7 +133,7 @@ t.test('re-adoption from state; a pod deleted behind the hub\'s back is noticed 
 t.test('services_enabled: a Service owned by the pod, and the URL is its DNS name', async (t) => {
   const { fake, spawner } = await setup(t, { services_enabled: true });
   const s = spawner('fay');
-  const { url } = await s.start(AbortSignal.timeout(10_000));
+  const { url } = await s.start(AbortSignal.timeout(60_000));
   const pod = fake.objects('pods', 'jhub')[0]!;
   t.equal(url, `http://jupyter-fay.jhub.svc.cluster.local:${pod.spec.containers[0].ports[0].containerPort}`, 'URL: the service DNS name');
   const [svc] = fake.objects('services', 'jhub');
@@ -147,7 +147,7 @@ t.test('storage: PVC created once, kept on stop, deleted only with delete_pvc', 
   for (const deletePvc of [false, true]) {
     const { fake, spawner } = await setup(t, { storage_capacity: '2Gi', storage_class: 'standard', delete_pvc: deletePvc });
     const s = spawner('carol');
-    await s.start(AbortSignal.timeout(10_000));
+    await s.start(AbortSignal.timeout(60_000));
     const [pvc] = fake.objects('persistentvolumeclaims', 'jhub');
     t.match(pvc, { metadata: { name: 'claim-carol' }, spec: { resources: { requests: { storage: '2Gi' } }, storageClassName: 'standard' } }, 'PVC claim-carol');
     t.match(fake.objects('pods', 'jhub')[0]!.spec.volumes, [{ persistentVolumeClaim: { claimName: 'claim-carol' } }], 'the pod mounts it');
@@ -172,7 +172,7 @@ t.test('the watch recovers from 410 Gone and dropped connections by re-listing',
   t.equal(fake.count('WATCH pods'), 3, 'the pod watch came back: resumed (answered 410 Gone), then re-opened after a new list');
   t.equal(fake.count('LIST pods'), 2, 'with one more LIST');
   const s = spawner('dave');
-  const { url } = await s.start(AbortSignal.timeout(10_000));
+  const { url } = await s.start(AbortSignal.timeout(60_000));
   t.match(url, /^http:\/\/127\.0\.0\.1:\d+$/, 'a spawn after the watches were dropped still completes');
   t.equal(fake.count('GET pods/:name'), 0, 'still no GET of single pods');
   await s.stop({ now: true });
@@ -194,7 +194,7 @@ t.test('profiles: the override shapes the pod; group-limited profiles are refuse
   const options = await shared.checkUserOptions!({ profile: ['gpu'] }, ml);
   t.same(options, { profile: 'gpu' }, 'form values are normalised');
   const s = spawner('erin', { userOptions: options, groups: ['ml'] });
-  await s.start(AbortSignal.timeout(10_000));
+  await s.start(AbortSignal.timeout(60_000));
   const c = fake.objects('pods', 'jhub')[0]!.spec.containers[0];
   t.equal(c.image, 'jupyter/gpu:1', 'profile image');
   t.same(c.resources.limits, { cpu: '0.5', memory: String(4 * 1024 ** 3), 'nvidia.com/gpu': '1' }, 'profile limits');

@@ -179,7 +179,7 @@ t.test('clear, fast failures (placement, image missing); pre-pull with pull_poli
   const failed = [...h.hub.ctx.servers.all].find((r) => r.userName === 'carol');
   t.equal(failed?.failure?.reason, 'unschedulable');
   t.comment(`unsatisfiable placement failed after ${seconds.toFixed(1)} s (scheduling_timeout 2 s)`);
-  t.ok(seconds < 15, 'and fails fast instead of waiting for start_timeout (60 s)');
+  t.ok(seconds < 30, 'and fails fast instead of waiting for start_timeout (60 s)');
   t.same(await servicesOf('carol'), [], 'nothing is left behind');
 
   // The test-only tag goes away: spawns and pre-pulls say so, and nothing is pulled or created.

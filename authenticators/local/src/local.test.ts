@@ -118,7 +118,9 @@ t.test('unknown user costs about as much as a known user with a wrong password',
   }
   const ratio = median(unknown) / median(known);
   t.comment(`known ${median(known).toFixed(1)} ms, unknown ${median(unknown).toFixed(1)} ms, ratio ${ratio.toFixed(2)}`);
-  t.ok(ratio >= 0.5, `unknown-user login takes at least half as long (ratio ${ratio.toFixed(2)})`);
+  // Without the dummy hash an unknown user is answered in well under a millisecond (ratio near 0); the
+  // bound leaves room for a busy machine, where argon2 timings swing by a factor of two.
+  t.ok(ratio >= 0.25, `unknown-user login costs a comparable hash (ratio ${ratio.toFixed(2)})`);
 });
 
 t.test('first use: an account the hub created sets its password at the first login', async (t) => {

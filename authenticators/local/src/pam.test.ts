@@ -112,7 +112,7 @@ t.test('a helper that hangs is killed at the timeout: 503, logged', async (t) =>
   const started = Date.now();
   const err = await login(auth, 'slow', 'pw').catch((e: unknown) => e);
   t.ok(err instanceof HubError && err.status === 503, 'HubError 503');
-  t.ok(Date.now() - started < 3000, `gave up after ${Date.now() - started} ms`);
+  t.ok(Date.now() - started < 10_000, `gave up after ${Date.now() - started} ms (timeout 0.5 s; without the kill it would wait forever)`);
   t.match(lines.join('\n'), /error .*timed out/);
 });
 

@@ -147,7 +147,7 @@ t.test('starts a server that is reachable, polls, re-adopts from state and stops
   t.same(await second.poll(), { running: true });
   const began = Date.now();
   await second.stop({ now: false });
-  t.ok(Date.now() - began < 1500, 'SIGINT is enough for a well-behaved server');
+  t.ok(Date.now() - began < 5000, 'SIGINT is enough for a well-behaved server (interrupt_timeout is 10 s)');
   t.same(await second.poll(), { running: false });
   t.same(second.state(), {});
   t.notOk(await running(view.pid), 'the server is gone');
@@ -177,7 +177,7 @@ t.test('escalates to SIGTERM and SIGKILL, also for stragglers after the leader e
   const nowView = await serve(now);
   const t0 = Date.now();
   await now.stop({ now: true });
-  t.ok(Date.now() - t0 < 1000, 'stop({now}) does not wait for interrupt_timeout');
+  t.ok(Date.now() - t0 < 5000, 'stop({now}) does not wait for interrupt_timeout (10 s)');
   t.notOk(await running(nowView.pid));
   await now.stop({ now: true });
   await make({ user: 'dave' }).stop({ now: false });

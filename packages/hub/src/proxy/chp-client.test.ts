@@ -132,7 +132,7 @@ t.test('against a real configurable-http-proxy', async (t) => {
     t.ok(err instanceof ProxyApiError);
     t.equal((err as ProxyApiError).status, 403);
     t.match((err as Error).message, `POST ${apiUrl}/api/routes/user/x failed with 403`);
-    t.ok(Date.now() - started < 1_000, '4xx is not retried');
+    t.ok(Date.now() - started < 10_000, '4xx is not retried (retries would go on for 30 s)');
     await t.rejects(bad.getRoutes(), { status: 403 });
     bad.setCredentials({ authToken });
     t.equal((await bad.getRoutes()).size, 1);
@@ -150,7 +150,7 @@ t.test('an unreachable proxy: getRoutes fails fast, add/delete retry until it is
   const err = await client.getRoutes().catch((e: unknown) => e);
   t.ok(err instanceof ProxyApiError && err.status === undefined);
   t.match((err as Error).message, `GET ${apiUrl}/api/routes failed: ECONNREFUSED`);
-  t.ok(Date.now() - started < 4_000, `getRoutes gave up after ${Date.now() - started} ms`);
+  t.ok(Date.now() - started < 10_000, `getRoutes gave up after ${Date.now() - started} ms, not after the 30 s retry time`);
 
   const impatient = new ChpClient({ apiUrl, authToken: 'x', retryTimeoutMs: 300 });
   await t.rejects(impatient.deleteRoute('/user/x/'), /DELETE .*\/api\/routes\/user\/x failed: ECONNREFUSED.*gave up after \d+ attempts/);
