@@ -4,12 +4,15 @@ import { BrowserClient, type Page } from './support/browser-client.js';
 import { startFakeGithub } from './support/fake-github.js';
 import { defaultRegistry, validateConfig } from '@tshub/hub';
 import { startTestHub } from './support/test-hub.js';
+import { startAuthHub } from './support/auth-test-hub.js';
+import { recordingSpawner } from './support/recording-spawner.js';
 
 /**
  * Acceptance 2 of issue #5 (GitHub part): login through a GitHub Enterprise-style fake that answers as
  * GitHub documents (authorize redirect, token endpoint with 200-with-error refusals, /user, team and
  * organisation membership, paginated /user/teams). Organisation/team rules are enforced, teams become
- * `org:team` hub groups, and failures end on a clear page with a retry link.
+ * `org:team` hub groups, and failures end on a clear page with a retry link. With the user:email scope
+ * a private e-mail (GET /user/emails) reaches the spawner in auth_state.github_user.email.
  */
 
 const TOKEN = randomBytes(16).toString('hex');
@@ -20,6 +23,8 @@ const gh = await startFakeGithub(
     { login: 'Alice-Smith', id: 1, orgs: ['physics-dept'], teams: ['physics-dept:ta', 'physics-dept:phys-101', 'chem:lab'] },
     { login: 'bob', id: 2, orgs: ['physics-dept'], teams: ['physics-dept:phys-101'] },
     { login: 'carol', id: 3, orgs: ['biology'] },
+    { login: 'dana', id: 4, emails: [{ email: 'dana@old.example', primary: false, verified: true, visibility: null }, { email: 'dana@uni.example', primary: true, verified: true, visibility: 'private' }] },
+    { login: 'erin', id: 5, emails: [{ email: 'erin@uni.example', primary: true, verified: true, visibility: 'private' }] },
   ],
   { teamsPageSize: 2 },
 );
@@ -55,9 +60,9 @@ const linkTo = (page: Page, label: string) =>
   [...page.text.matchAll(/<a\b[^>]*href="([^"]*)"[^>]*>([\s\S]*?)<\/a>/g)].find((m) => m[2]!.replace(/<[^>]*>/g, '').trim() === label)?.[1]?.replace(/&amp;/g, '&');
 
 /** Opens the login page and presses "Sign in with GitHub" as `login` (signed in at GitHub). */
-async function signIn(login: string): Promise<{ browser: BrowserClient; page: Page }> {
+async function signIn(login: string, publicUrl = th.publicUrl): Promise<{ browser: BrowserClient; page: Page }> {
   gh.signedIn = login;
-  const browser = new BrowserClient(th.publicUrl);
+  const browser = new BrowserClient(publicUrl);
   const loginPage = await browser.get('/hub/login');
   const button = linkTo(loginPage, 'Sign in with GitHub');
   if (!button) throw new Error(`no GitHub button: ${textOf(loginPage).slice(0, 300)}`);
@@ -117,6 +122,40 @@ t.test('denied authorization and GitHub down: clear pages with a retry link', as
   const page = await browser.get(back.headers.get('location')!);
   assertRetryPage(t, browser, page, 502, /Could not reach GitHub/);
   await gh.start();
+});
+
+t.test('user:email scope: the private e-mail reaches the spawner in auth_state; a failing /user/emails does not block login', async (t) => {
+  const spawner = recordingSpawner();
+  const h = await startAuthHub(t, {
+    spawners: [spawner.plugin],
+    env: { JUPYTERHUB_CRYPT_KEY: randomBytes(32).toString('hex') },
+    hub: { redirect_to_server: false },
+    authenticator: {
+      kind: 'github', allow_all: true, enable_auth_state: true, scope: ['read:user', 'user:email'],
+      github_url: gh.url, client_id: gh.clientId, client_secret: gh.clientSecret, allow_insecure_http: true,
+    },
+  });
+  /** Signs in, starts the server, and returns the github_user the spawner was handed. */
+  const spawnedGithubUser = async (login: string) => {
+    const { browser, page } = await signIn(login, h.publicUrl);
+    t.equal(new URL(page.url).pathname, '/hub/home', `${login} signed in (hops: ${browser.hops.join(' | ')})`);
+    const spawn = await browser.api(`/users/${login}/server`, { method: 'POST' });
+    t.ok([201, 202].includes(spawn.status), `${login}'s server started (${spawn.status})`);
+    const ctx = spawner.contexts.at(-1);
+    t.equal(ctx?.user.name, login);
+    return ctx?.user.authState?.github_user as Record<string, unknown> | undefined;
+  };
+
+  gh.requests.length = 0;
+  t.match(await spawnedGithubUser('dana'), { login: 'dana', id: 4, email: 'dana@uni.example' }, 'the primary verified address, though /user showed none');
+  t.ok(gh.requests.includes('GET /api/v3/user/emails'), 'read from /user/emails');
+  t.same(gh.grantedScopes.at(-1), ['read:user', 'user:email']);
+
+  gh.failEmails = 500;
+  t.teardown(() => void (gh.failEmails = null));
+  const erin = await spawnedGithubUser('erin');
+  gh.failEmails = null;
+  t.match(erin, { login: 'erin', email: null }, 'GitHub failed /user/emails: erin still signs in and spawns, without an e-mail');
 });
 
 t.test('bad github options are reported with their key path', async (t) => {

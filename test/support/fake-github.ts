@@ -12,6 +12,9 @@ import type { Test } from 'tap';
  *   `error` body, as GitHub does. PKCE (S256) is checked when the authorize request carried a challenge.
  * - GET /user, /user/orgs, /user/teams (paginated, Link header), /orgs/{org}/members/{user} (204, 302
  *   for a requester outside the org, 404), /orgs/{org}/teams/{slug}/memberships/{user} (200 or 404).
+ * - GET /user/emails ("Emails" docs): every address as {email, primary, verified, visibility}, for a
+ *   token with the user:email or user scope (404 otherwise, as GitHub hides what a token may not see).
+ *   /user shows `email` only when the user made one public.
  * The API answers both at the root (like api.github.com) and under /api/v3 (GitHub Enterprise Server).
  * Private memberships need the read:org scope, as on GitHub.
  */
@@ -20,11 +23,21 @@ export interface FakeGithubUser {
   login: string;
   id: number;
   name?: string;
+  /** The public e-mail, shown by /user (null there when unset: the user keeps it private). */
   email?: string;
+  /** Every address, as /user/emails lists them; default: the public one, primary and verified. */
+  emails?: FakeGithubEmail[];
   /** Organisations the user belongs to. */
   orgs?: string[];
   /** Teams as `org:slug`. */
   teams?: string[];
+}
+
+export interface FakeGithubEmail {
+  email: string;
+  primary: boolean;
+  verified: boolean;
+  visibility: 'public' | 'private' | null;
 }
 
 export interface FakeGithub {
@@ -36,6 +49,8 @@ export interface FakeGithub {
   signedIn: string;
   /** When true, authorize answers error=access_denied (the user pressed Cancel). */
   deny: boolean;
+  /** When set, /user/emails answers this HTTP status with an error body, or drops the connection ('reset'). */
+  failEmails: number | 'reset' | null;
   /** "METHOD path" of every request, in order. */
   requests: string[];
   /** Scopes granted with each issued token, newest last. */
@@ -59,6 +74,7 @@ export async function startFakeGithub(t: Test, users: FakeGithubUser[], opts: { 
     clientSecret: 'fake-github-secret',
     signedIn: users[0]?.login ?? '',
     deny: false,
+    failEmails: null,
     requests: [],
     grantedScopes: [],
     stop: async () => {},
@@ -131,6 +147,13 @@ export async function startFakeGithub(t: Test, users: FakeGithubUser[], opts: { 
     const readOrg = tok.scope.includes('read:org') || tok.scope.includes('admin:org');
     res.setHeader('x-oauth-scopes', tok.scope.join(', '));
     if (path === '/user') return json(res, 200, { login: me.login, id: me.id, name: me.name ?? null, email: me.email ?? null, type: 'User', site_admin: false });
+    if (path === '/user/emails') {
+      if (!tok.scope.includes('user:email') && !tok.scope.includes('user')) return notFound(res);
+      if (fake.failEmails === 'reset') return req.socket.destroy();
+      if (fake.failEmails !== null) return json(res, fake.failEmails, { message: 'Server Error' });
+      const emails = me.emails ?? (me.email ? [{ email: me.email, primary: true, verified: true, visibility: 'public' }] : []);
+      return json(res, 200, emails);
+    }
     if (path === '/user/orgs') return json(res, 200, readOrg ? (me.orgs ?? []).map((o, i) => ({ login: o, id: 1000 + i })) : []);
     if (path === '/user/teams') {
       if (!readOrg) return json(res, 403, { message: 'Resource not accessible by integration' });

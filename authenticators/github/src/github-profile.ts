@@ -21,12 +21,27 @@ export function parseOrgRule(entry: string): { org: string; team: string | null 
   return { org: org!, team: team ?? null };
 }
 
+/** Whether the scope lets the token list the user's e-mail addresses (GET /user/emails). */
+export const scopeReadsEmail = (scope: readonly string[]): boolean => scope.includes('user:email') || scope.includes('user');
+
+type Email = { email: string; primary: boolean; verified: boolean };
+const isEmail = (v: unknown): v is Email =>
+  typeof v === 'object' && v !== null && typeof (v as Email).email === 'string' && typeof (v as Email).primary === 'boolean' && typeof (v as Email).verified === 'boolean';
+
 type Team = { slug: string; organization: { login: string } };
 const isTeam = (v: unknown): v is Team & JsonObject =>
   typeof v === 'object' && v !== null && typeof (v as Team).slug === 'string' && typeof (v as Team).organization?.login === 'string';
 
 /** GitHub's facts beyond /user: teams as `org:team-slug` groups, and organisation/team allow rules. */
-export function githubProfile(opts: { endpoints: GithubEndpoints; allowedOrganizations: string[]; readTeams: boolean; teamsInAuthState: boolean; log: PluginLogger }): OAuthProfile {
+export function githubProfile(opts: {
+  endpoints: GithubEndpoints;
+  allowedOrganizations: string[];
+  readTeams: boolean;
+  teamsInAuthState: boolean;
+  /** The scope asks for e-mail addresses (user:email or user): a private one is read from /user/emails. */
+  readEmail: boolean;
+  log: PluginLogger;
+}): OAuthProfile {
   const { endpoints, log } = opts;
   const api = (path: string) => `${endpoints.api}${path}`;
   const seg = encodeURIComponent;
@@ -47,6 +62,25 @@ export function githubProfile(opts: { endpoints: GithubEndpoints; allowedOrganiz
     return all;
   }
 
+  /** The primary verified address, or null; never fails the login (the e-mail is a convenience). */
+  async function primaryEmail(client: ProviderApi): Promise<string | null> {
+    let res: Awaited<ReturnType<ProviderApi['get']>>;
+    try {
+      res = await client.get(api('/user/emails?per_page=100'));
+    } catch (err) {
+      log.warn({ err: err instanceof Error ? err.message : String(err) }, 'GET /user/emails failed: the private e-mail is not in auth_state');
+      return null;
+    }
+    if (res.status !== 200 || !Array.isArray(res.body)) {
+      // 404: the user did not grant user:email (GitHub lets them narrow the requested scope).
+      log.warn({ status: res.status }, 'GET /user/emails failed: the private e-mail is not in auth_state (was the user:email scope granted?)');
+      return null;
+    }
+    const primary = res.body.filter(isEmail).find((e) => e.primary);
+    if (primary && !primary.verified) log.info('the primary GitHub e-mail is not verified: not put in auth_state');
+    return primary?.verified ? primary.email : null;
+  }
+
   async function isMember(client: ProviderApi, login: string, rule: string): Promise<boolean> {
     const { org, team } = parseOrgRule(rule);
     const path = team === null ? `/orgs/${seg(org)}/members/${seg(login)}` : `/orgs/${seg(org)}/teams/${seg(team)}/memberships/${seg(login)}`;
@@ -63,12 +97,18 @@ export function githubProfile(opts: { endpoints: GithubEndpoints; allowedOrganiz
   return {
     userAuthStateKey: 'github_user',
     hasAllowRules: opts.allowedOrganizations.length > 0,
-    async enrich(client) {
-      if (!opts.readTeams) return {};
+    async enrich(client, claims) {
+      const authState: JsonObject = {};
+      // /user shows only a public e-mail; a private one is listed by /user/emails (as OAuthenticator does).
+      if (opts.readEmail && (claims.email === null || claims.email === undefined)) {
+        const email = await primaryEmail(client);
+        if (email !== null) authState.github_user = { ...claims, email };
+      }
+      if (!opts.readTeams) return { authState };
       const list = await teams(client);
-      if (list === undefined) return { groups: null };
+      if (list === undefined) return { groups: null, authState };
       const groups = [...new Set(list.map((t) => `${t.organization.login}:${t.slug}`))];
-      const authState: JsonObject = opts.teamsInAuthState ? { teams: list as unknown as JsonValue[] } : {};
+      if (opts.teamsInAuthState) authState.teams = list as unknown as JsonValue[];
       return { groups, authState };
     },
     async checkAllowed(client, model: AuthModel) {

@@ -17,13 +17,29 @@ const gh = await startFakeGithub(
     { login: 'Alice-Smith', id: 1, name: 'Alice', orgs: ['physics-dept'], teams: ['physics-dept:ta', 'physics-dept:phys-101', 'chem:lab'] },
     { login: 'bob', id: 2, orgs: ['physics-dept'], teams: ['physics-dept:phys-101'] },
     { login: 'eve', id: 3, orgs: ['elsewhere'] },
+    {
+      login: 'dana',
+      id: 4,
+      emails: [
+        { email: 'dana@old.example', primary: false, verified: true, visibility: null },
+        { email: 'dana@uni.example', primary: true, verified: true, visibility: 'private' },
+      ],
+    },
+    { login: 'pub', id: 5, email: 'pub@public.example', emails: [{ email: 'pub@uni.example', primary: true, verified: true, visibility: 'private' }] },
+    { login: 'unverified', id: 6, emails: [{ email: 'new@uni.example', primary: true, verified: false, visibility: 'private' }] },
   ],
   { teamsPageSize: 2 },
 );
 
-function make(config: GithubConfig = {}): Authenticator {
+function make(config: GithubConfig = {}, log: PluginLogger = silent): Authenticator {
   const base: GithubConfig = { github_url: gh.url, client_id: gh.clientId, client_secret: gh.clientSecret, allow_insecure_http: true };
-  return githubAuthenticator.create({ config: { ...base, ...config }, store: {} as PluginStore, log: silent, urls: { hubPrefix: '/hub/', publicOrigin: 'http://127.0.0.1:9' } });
+  return githubAuthenticator.create({ config: { ...base, ...config }, store: {} as PluginStore, log, urls: { hubPrefix: '/hub/', publicOrigin: 'http://127.0.0.1:9' } });
+}
+
+/** A logger that keeps the warnings, to check what an operator is told. */
+function warnings(): { log: PluginLogger; warned: string[] } {
+  const warned: string[] = [];
+  return { log: { ...silent, warn: (a: unknown, b?: string) => void warned.push(typeof a === 'string' ? a : (b ?? '')) }, warned };
 }
 
 async function login(auth: Authenticator, as: string, tamper?: (pending: JsonObject) => void): Promise<AuthModel | null> {
@@ -146,4 +162,37 @@ t.test('refusals: denied, wrong client secret, GitHub down; config errors name t
   t.match(await msg({ allow_insecure_http: false }), /^authenticator\.github_url: not an https URL/);
   t.match(await msg({ github_url: 'github.com' }), /^authenticator\.github_url: not a URL/);
   t.match(await msg({ client_id: '' }), /authenticator\.client_id: required/);
+});
+
+t.test('user:email scope: a private primary verified e-mail goes into auth_state.github_user', async (t) => {
+  const emailOf = (m: AuthModel | null) => (m?.authState?.github_user as JsonObject | undefined)?.email;
+  const auth = make({ scope: ['read:user', 'user:email'] });
+  gh.requests.length = 0;
+  const dana = await login(auth, 'dana');
+  t.equal(emailOf(dana), 'dana@uni.example', 'the primary address, not the first one listed');
+  t.ok(gh.requests.includes('GET /api/v3/user/emails'));
+  t.match(dana?.authState?.github_user, { login: 'dana', id: 4 }, 'the rest of /user stays');
+  t.equal(emailOf(await login(make({ scope: ['user'] }), 'dana')), 'dana@uni.example', "the broader 'user' scope works too");
+
+  gh.requests.length = 0;
+  t.equal(emailOf(await login(auth, 'pub')), 'pub@public.example', 'a public e-mail from /user is kept as it is');
+  t.notOk(gh.requests.includes('GET /api/v3/user/emails'), 'and /user/emails is not asked');
+  t.equal(emailOf(await login(auth, 'unverified')), null, 'an unverified primary address is not used');
+  gh.requests.length = 0;
+  t.equal(emailOf(await login(make(), 'dana')), null, 'without user:email in the scope: no e-mail');
+  t.notOk(gh.requests.includes('GET /api/v3/user/emails'), 'and nothing more is asked of GitHub');
+});
+
+t.test('a failing /user/emails does not fail the login: a warning, no e-mail', async (t) => {
+  const { log, warned } = warnings();
+  const auth = make({ scope: ['read:user', 'user:email'] }, log);
+  t.teardown(() => void (gh.failEmails = null));
+  for (const failure of [500, 403, 'reset'] as const) {
+    gh.failEmails = failure;
+    warned.length = 0;
+    const dana = await login(auth, 'dana');
+    t.equal(dana?.name, 'dana', `GitHub answers ${failure}: the login works`);
+    t.equal((dana?.authState?.github_user as JsonObject).email, null, 'without the e-mail');
+    t.match(warned, [/GET \/user\/emails failed/], 'and the operator is told why');
+  }
 });

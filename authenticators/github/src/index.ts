@@ -1,10 +1,11 @@
 /**
  * @tshub/authenticator-github: GitHub login (`kind: github`), a provider profile on the OAuth core:
- * organisation and team rules, teams as groups, GitHub Enterprise hosts.
+ * organisation and team rules, teams as groups, GitHub Enterprise hosts, and with the user:email scope
+ * a private e-mail in auth_state.github_user.email.
  */
 import { HubError, type AuthContext, type AuthenticatorPlugin } from '@tshub/plugin-api';
 import { OAuthAuthenticator } from '@tshub/authenticator-oauth';
-import { githubProfile } from './github-profile.js';
+import { githubProfile, scopeReadsEmail } from './github-profile.js';
 import { githubConfigProperties, needsTeams, resolveGithubSettings, type GithubConfig } from './options.js';
 
 /** GitHub's own start-up checks, before the common ones: its derived URLs must come from a sound github_url. */
@@ -52,6 +53,7 @@ export const githubAuthenticator: AuthenticatorPlugin<GithubConfig> = {
       allowedOrganizations,
       readTeams: needsTeams(c),
       teamsInAuthState: c.populate_teams_in_auth_state === true,
+      readEmail: scopeReadsEmail(settings.scope),
       log: ctx.log,
     });
     return new GithubAuthenticator(c, settings, profile, ctx.log);

@@ -19,7 +19,7 @@ export const HubSection = Type.Object(
     public_url: Str('', 'The full public URL when the hub sits behind another proxy; used in links and redirects.'),
     hub_ip: Str('127.0.0.1', 'Address the hub process itself listens on (the proxy forwards to it).'),
     hub_port: Int(8081, 'Port the hub process itself listens on.'),
-    hub_connect_url: Str('', 'URL that user servers use to reach the hub API, when it differs from http://hub_ip:hub_port (containers, other hosts).'),
+    hub_connect_url: Str('', 'http(s) URL at which the proxy and user servers reach the hub, when it differs from http://hub_ip:hub_port (containers, other hosts). The proxy uses its origin; servers get <url>/hub/api.'),
     data_dir: Str('tshub-data', 'Directory for the embedded database, cookie secret and proxy pid file.'),
     db_url: Str('', "Database URL: postgres://user:pass@host/db, or empty for the embedded PGlite database in data_dir (also 'pglite:<dir>', 'pglite:memory:')."),
     cookie_secret: Str('', 'Hex or base64 secret that signs cookies. Empty: read cookie_secret_file, creating it on first start.'),

@@ -46,13 +46,19 @@ export function validateConfig(raw: unknown, registry: Registry): ConfigResult {
       errors.push(`authenticator.username_pattern: not a valid regular expression (${(err as Error).message})`);
     }
   }
+  // The value becomes the proxy's hub route target and servers' JUPYTERHUB_API_URL: a scheme-less
+  // 'hub:8081' would otherwise start a hub that nobody can reach.
+  const connect = input.hub?.hub_connect_url;
+  if (typeof connect === 'string' && connect && !isHttpUrl(connect)) {
+    errors.push(`hub.hub_connect_url: not an http(s) URL such as http://hub:8081 (got ${JSON.stringify(connect)})`);
+  }
   if (errors.length > 0) return { ok: false, errors: [...new Set(errors)] };
   if (hook) input.authenticator!.post_auth_hook = hook;
   return { ok: true, config: input as unknown as TshubConfig };
 }
 
 /**
- * Replaces `raw[section]` by a copy without `key` when that is a function and returns it when it is a function and returns it;
+ * Replaces `raw[section]` by a copy without `key` when that is a function, and returns it;
  * anything else but null/undefined there is an error (YAML and JSON configs cannot hold a function).
  */
 function takeFunction(raw: Record<string, unknown>, section: string, key: string, errors: string[]): ((...args: never[]) => unknown) | undefined {
@@ -121,4 +127,13 @@ function editDistance(a: string, b: string): number {
     }
   }
   return row[b.length]!;
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
 }
