@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { buildHub, defaultRegistry, validateConfig, type Hub } from '@tshub/hub';
 import { BrowserClient, type Page } from './support/browser-client.js';
 import { freePort } from './support/free-port.js';
+import { need } from './support/requirements.js';
 import { startTestHub, type TestHub } from './support/test-hub.js';
 
 const ADMIN = 'a'.repeat(32);
@@ -376,4 +377,28 @@ t.test('start-up errors, config sync, roles', async (t) => {
     t.same(names, [['bot', true], ['cron', true], ['runtime', false]], 'runtime services survive a restart');
     await hub.close();
   });
+});
+
+t.test('a managed service with `user` runs as that system account (the hub runs as root)', async (t) => {
+  if (!need(t, process.getuid?.() === 0, 'root (only root can start a process as another account)')) return;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tshub-service-user-'));
+  chmodSync(dir, 0o777);
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const out = path.join(dir, 'id');
+  const th = await startTestHub(t, {
+    config: {
+      hub: { api_tokens: { [ADMIN]: 'root' } },
+      authenticator: { admin_users: ['root'] },
+      services: [
+        { name: 'as-nobody', user: 'nobody', command: ['/bin/sh', '-c', `echo "$(id -u) $HOME $USER" > ${out}; exec sleep 60`] },
+        { name: 'as-nobody-at-all', user: 'tshubnosuchaccount', command: ['/bin/sh', '-c', 'exec sleep 60'] },
+      ],
+    },
+  });
+  const line = await eventually(15_000, async () => (existsSync(out) ? readFileSync(out, 'utf8').trim() || undefined : undefined));
+  const nobody = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('nobody:'))!.split(':');
+  t.equal(line, `${nobody[2]} ${nobody[5]} nobody`, "the process runs with nobody's uid, HOME and USER");
+  const missing = await api(th, ADMIN)('GET', '/services/as-nobody-at-all');
+  t.equal(missing.body.pid, 0, 'a service whose account does not exist is not started');
+  t.not((await api(th, ADMIN)('GET', '/services/as-nobody')).body.pid, 0, 'the other one is');
 });

@@ -23,3 +23,5 @@ export type {
 export type { AccountManager } from './accounts.js';
 export { formatTemplate, escapeUsername } from './template.js';
 export { ProgressQueue } from './progress-queue.js';
+export { lookupSystemAccount, parsePasswdLine, isValidUnixName, UNIX_NAME } from './system-account.js';
+export type { SystemAccount } from './system-account.js';

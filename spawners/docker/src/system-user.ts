@@ -1,39 +1,17 @@
 /** SystemUserSpawner: the container runs as the host account, with the host home mounted. */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { formatTemplate, SpawnError } from '@tshub/plugin-api';
+import { formatTemplate, isValidUnixName, lookupSystemAccount, parsePasswdLine, SpawnError, type SystemAccount } from '@tshub/plugin-api';
 import type { SystemUserDockerConfig } from './config.js';
 import type { Personalize } from './docker-spawner.js';
 
-const run = promisify(execFile);
+export type HostAccount = SystemAccount;
+export { parsePasswdLine };
 
-export interface HostAccount {
-  name: string;
-  uid: number;
-  gid: number;
-  home: string;
-}
-
-/** Parses one `getent passwd` line (`name:x:uid:gid:gecos:home:shell`). */
-export function parsePasswdLine(line: string): HostAccount | null {
-  const f = line.trim().split(':');
-  if (f.length < 7) return null;
-  const uid = Number(f[2]);
-  const gid = Number(f[3]);
-  if (!Number.isInteger(uid) || !Number.isInteger(gid) || !f[0] || !f[5]) return null;
-  return { name: f[0], uid, gid, home: f[5] };
-}
-
-/** The host account of `name` (passwd files, LDAP, whatever NSS is configured with), or null. */
+/**
+ * The host account of `name` (passwd files, LDAP, whatever NSS is configured with), or null; a hub
+ * name that cannot be a Unix account name (an e-mail address, say) has none.
+ */
 export async function lookupHostAccount(name: string): Promise<HostAccount | null> {
-  try {
-    const { stdout } = await run('getent', ['passwd', '--', name], { timeout: 10_000 });
-    return parsePasswdLine(stdout.split('\n')[0] ?? '');
-  } catch (err) {
-    // getent exits 2 for "no such key".
-    if ((err as { code?: unknown }).code === 2) return null;
-    throw err;
-  }
+  return isValidUnixName(name) ? lookupSystemAccount(name) : null;
 }
 
 /**

@@ -3,30 +3,14 @@
  * creation. Commands run with execFile (argv, never a shell) and only after the name passed the regex.
  */
 import { execFile } from 'node:child_process';
-import { SpawnError } from '@tshub/plugin-api';
-import type { PluginLogger } from '@tshub/plugin-api';
+import { isValidUnixName, lookupSystemAccount, parsePasswdLine, SpawnError, UNIX_NAME, type PluginLogger, type SystemAccount } from '@tshub/plugin-api';
 
-/** A system account as the spawner needs it. */
-export interface SystemUser {
-  name: string;
-  uid: number;
-  gid: number;
-  home: string;
-  shell: string;
-  /** Every group id of the account (primary first), as `id -G` prints them. */
-  groups: number[];
-}
+/** A system account as the spawner needs it (the shared NSS look-up lives in plugin-api). */
+export type SystemUser = SystemAccount;
+export { isValidUnixName, parsePasswdLine, UNIX_NAME };
 
-/**
- * Conservative portable account names (Debian's default NAME_REGEX without the trailing `$`): a
- * leading letter or underscore rules out option injection ('-x') and numeric uids ('1000').
- */
-export const UNIX_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
-
-/** Whether `name` is safe and valid as a Unix account name. */
-export function isValidUnixName(name: string): boolean {
-  return UNIX_NAME.test(name);
-}
+/** Looks an account up through NSS; null if it does not exist. */
+export const lookupSystemUser = lookupSystemAccount;
 
 interface RunResult {
   code: number | null;
@@ -44,26 +28,6 @@ function run(argv: readonly string[], signal?: AbortSignal): Promise<RunResult> 
       else resolve({ code: err === null ? 0 : (err.code as number), stdout, stderr });
     });
   });
-}
-
-/** Parses one `getent passwd` line; null when it is malformed. */
-export function parsePasswdLine(line: string): Omit<SystemUser, 'groups'> | null {
-  const [name, , uid, gid, , home, shell] = line.trim().split(':');
-  if (name === undefined || home === undefined || !/^\d+$/.test(uid ?? '') || !/^\d+$/.test(gid ?? '')) return null;
-  return { name, uid: Number(uid), gid: Number(gid), home, shell: shell ?? '' };
-}
-
-/** Looks an account up through NSS (`getent passwd`, so LDAP/SSSD accounts count); null if it does not exist. */
-export async function lookupSystemUser(name: string, signal?: AbortSignal): Promise<SystemUser | null> {
-  if (!isValidUnixName(name)) throw new Error(`not a valid account name: ${JSON.stringify(name)}`);
-  const passwd = await run(['getent', 'passwd', name], signal);
-  if (passwd.code === 2) return null; // getent's "key not found"
-  if (passwd.code !== 0) throw new Error(`getent passwd ${name} exited with ${passwd.code}: ${passwd.stderr.trim()}`);
-  const user = parsePasswdLine(passwd.stdout.split('\n')[0] ?? '');
-  if (user === null) throw new Error(`getent passwd ${name} printed an unexpected line`);
-  const ids = await run(['id', '-G', name], signal);
-  const groups = ids.code === 0 ? ids.stdout.trim().split(/\s+/).filter((g) => /^\d+$/.test(g)).map(Number) : [];
-  return { ...user, groups: groups.length > 0 ? groups : [user.gid] };
 }
 
 /** JupyterHub's rule: replace `USERNAME` in every argument, or append the name if no argument has it. */

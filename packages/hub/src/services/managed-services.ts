@@ -1,9 +1,10 @@
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { constants, statSync } from 'node:fs';
 import { mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { lookupSystemAccount, type SystemAccount } from '@tshub/plugin-api';
 import { readLogTail } from '@tshub/spawner-local-process';
 import type { HubUrls } from '../hub-context.js';
 import { urlEscapePath } from '../url-escape.js';
@@ -177,7 +178,7 @@ export class ManagedServices implements ServiceProcesses {
       log.error({ service: s.name }, 'managed service has no API token; not starting it');
       return;
     }
-    let account: Account | null = null;
+    let account: SystemAccount | null = null;
     if (svc.user) {
       if (process.getuid?.() !== 0) {
         log.error({ service: s.name, user: svc.user }, `service ${s.name} should run as '${svc.user}', which needs the hub to run as root; not starting it`);
@@ -336,34 +337,9 @@ async function resolveExecutable(name: string, searchPath: string, cwd: string):
   return null;
 }
 
-interface Account {
-  name: string;
-  uid: number;
-  gid: number;
-  home: string;
-  shell: string;
-  groups: number[];
-}
-
-const UNIX_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
-
-function run(file: string, args: string[]): Promise<{ code: number; stdout: string }> {
-  return new Promise((resolve, reject) => {
-    execFile(file, args, { timeout: 30_000, encoding: 'utf8' }, (err, stdout) => {
-      if (err && typeof err.code !== 'number') reject(err);
-      else resolve({ code: err ? (err.code as number) : 0, stdout });
-    });
-  });
-}
-
-/** A system account through NSS (`getent passwd`, `id -G`). */
-async function lookupAccount(name: string): Promise<Account> {
-  if (!UNIX_NAME.test(name)) throw new Error(`not a valid account name: ${JSON.stringify(name)}`);
-  const passwd = await run('getent', ['passwd', name]);
-  if (passwd.code !== 0) throw new Error(`no such system user: ${name}`);
-  const [, , uid, gid, , home, shell] = (passwd.stdout.split('\n')[0] ?? '').split(':');
-  if (!/^\d+$/.test(uid ?? '') || !/^\d+$/.test(gid ?? '')) throw new Error(`getent passwd ${name} printed an unexpected line`);
-  const ids = await run('id', ['-G', name]);
-  const groups = ids.code === 0 ? ids.stdout.trim().split(/\s+/).filter((g) => /^\d+$/.test(g)).map(Number) : [];
-  return { name, uid: Number(uid), gid: Number(gid), home: home ?? '/', shell: shell ?? '', groups };
+/** A system account through NSS; a missing one is an error here (the service cannot start). */
+async function lookupAccount(name: string): Promise<SystemAccount> {
+  const account = await lookupSystemAccount(name);
+  if (!account) throw new Error(`no such system user: ${name}`);
+  return account;
 }
