@@ -197,7 +197,10 @@ t.test('redirect logins through the pipeline', async (t) => {
     const refused = await c.api('/users/alice/server', { method: 'POST' });
     t.match(JSON.parse(refused.text).message, /Your login is no longer valid/, `a revoked login cannot spawn (${refused.status})`);
     t.equal(spawner.contexts.length, 1, 'the spawner was never asked');
-    t.equal((await c.request('/hub/api/user')).status, 403, 'and the user must log in again');
+    // Her session ended: the home page sends her to log in again (an API call would be refused either way).
+    const home = await c.request('/hub/home');
+    t.equal(home.status, 302, 'and the user must log in again: the home page redirects');
+    t.match(home.headers.get('location'), /^\/hub\/(login|oauth_login)\b/, `to the login (${home.headers.get('location')})`);
     delete control.refresh.alice;
   });
 });

@@ -16,6 +16,8 @@ export type LocalAuthConfig = {
   first_use_passwords?: boolean;
   allowed_failed_logins?: number;
   seconds_before_next_try?: number;
+  /** Read by the hub's sign-up page, which knows the client's address. */
+  signup_rate_limit?: { max_signups?: number; window_seconds?: number };
 };
 
 /** The options with every default applied. */
@@ -92,6 +94,20 @@ export const localConfigSchema = {
         'Wrong passwords in a row after which an account is locked: even the right password is refused until the lock ' +
         'ends or an administrator unlocks it at /hub/authorize. 0 turns the lockout off. Separate from the hub\'s ' +
         'authenticator.login_rate_limit, which throttles attempts (429) without locking the account.',
+    },
+    signup_rate_limit: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        max_signups: { type: 'integer', minimum: 0, default: 5, description: 'Sign-ups allowed per client address within window_seconds; 0 disables the limit.' },
+        window_seconds: { type: 'integer', minimum: 0, default: 600, description: 'Length of the sliding window, in seconds.' },
+      },
+      default: { max_signups: 5, window_seconds: 600 },
+      description:
+        'With enable_signup: at most max_signups accounts per client address (IPv6: per /64 network) within ' +
+        'window_seconds; further sign-ups get a 429 page with Retry-After and create nothing. Attempts at a name ' +
+        'that is already taken count too; typing mistakes (passwords that do not match or break a rule) do not. ' +
+        'A class signing up together from behind one NAT address needs a higher max_signups.',
     },
     seconds_before_next_try: {
       type: 'integer',

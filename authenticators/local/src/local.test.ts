@@ -33,7 +33,7 @@ t.test('schema declares every option with a description and a default', async (t
   const schema = localAuthenticator.configSchema as { type: string; properties: Record<string, { description?: string; default?: unknown }> };
   t.same(Object.keys(schema.properties).sort(), [
     'allow_first_use', 'allowed_failed_logins', 'check_common_password', 'enable_signup', 'first_use_passwords',
-    'minimum_password_length', 'open_signup', 'seconds_before_next_try',
+    'minimum_password_length', 'open_signup', 'seconds_before_next_try', 'signup_rate_limit',
   ]);
   for (const [key, prop] of Object.entries(schema.properties)) {
     t.type(prop.description, 'string', `${key} has a description`);
@@ -42,6 +42,7 @@ t.test('schema declares every option with a description and a default', async (t
   t.equal(schema.properties['minimum_password_length']!.default, 8);
   t.equal(schema.properties['enable_signup']!.default, false);
   t.equal(schema.properties['allowed_failed_logins']!.default, 5);
+  t.same(schema.properties['signup_rate_limit']!.default, { max_signups: 5, window_seconds: 600 }, 'five sign-ups per address per ten minutes');
 });
 
 t.test('setPassword then login; wrong password, unknown user and empty fields give null', async (t) => {

@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { HubError, type JsonObject } from '@tshub/plugin-api';
+import type { JsonObject } from '@tshub/plugin-api';
 import { findUser, userGroupNames } from '../db/users.js';
 import { badRequest, notFound } from '../errors.js';
+import { spawnFailureError } from '../services/run-spawn.js';
 import type { ServerRuntime } from '../services/server-runtime.js';
 import { apiCaller, requireScopes, type ApiEnv } from './api-env.js';
 import { streamProgress } from './progress-stream.js';
@@ -37,7 +38,7 @@ export async function serverRoutes(app: FastifyInstance, env: ApiEnv): Promise<v
     }
     const rt = await hub.servers.spawn({ id: user.id, name: user.name, admin: user.admin, groups: await userGroupNames(hub.db, user.id) }, server, body as JsonObject);
     await settledWithin(rt, hub.config.hub.slow_spawn_timeout * 1000);
-    if (rt.phase === 'failed') throw new HubError(500, `Spawn failed: ${rt.failure?.message ?? 'unknown error'}`);
+    if (rt.phase === 'failed') throw spawnFailureError(rt.failure, { user: user.name, byOther: identity.name !== user.name });
     return reply.code(rt.ready ? 201 : 202).send();
   };
 

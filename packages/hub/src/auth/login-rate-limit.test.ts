@@ -40,3 +40,26 @@ t.test('memory is bounded', async (t) => {
   l.fail(['a:x', 'a:x', 'a:x', 'a:x', 'a:x', 'a:x', 'a:x']);
   t.ok(l.retryAfter(['a:x']) > 0, 'a key keeps at most max timestamps and still limits');
 });
+
+t.test('IPv6 clients count per /64 whatever the spelling; IPv4-mapped addresses as their IPv4 client', async (t) => {
+  const key = (address: string) => LoginRateLimiter.keys(address)[0];
+  t.equal(key('2001:db8:0:1::1'), key('2001:0db8:0000:0001:ffff:0:0:2'), 'two hosts of one /64');
+  t.equal(key('2001:db8::1'), key('2001:db8:0:0:5::'), 'compressed spellings of one /64');
+  t.equal(key('2001:db8::1'), 'a:2001:db8:0:0::/64');
+  t.not(key('2001:db8:0:1::1'), key('2001:db8:0:2::1'), 'neighbouring /64s are separate');
+  t.equal(key('FE80::1%eth0'), key('fe80::2'), 'zone and case do not matter');
+  t.equal(key('::ffff:10.0.0.1'), 'a:10.0.0.1', 'IPv4-mapped');
+  t.equal(key('::ffff:a00:1'), 'a:10.0.0.1', 'IPv4-mapped in hex');
+  t.equal(key('10.0.0.1'), 'a:10.0.0.1');
+});
+
+t.test('count: every event is limited, not just failures (sign-ups per address)', async (t) => {
+  let now = 0;
+  const l = new LoginRateLimiter({ maxFailures: 2, windowSeconds: 600, now: () => now });
+  const keys = LoginRateLimiter.keys('2001:db8::7');
+  l.count(keys);
+  l.count(LoginRateLimiter.keys('2001:db8::8'));
+  t.equal(l.retryAfter(keys), 600, 'the /64 used its budget');
+  now += 600_000;
+  t.equal(l.retryAfter(keys), 0, 'and gets it back after the window');
+});

@@ -1,7 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HubError, type AccountManager } from '@tshub/plugin-api';
+import type { Identity } from '../auth/identity.js';
 import { normalizeUsername, validUsername } from '../auth/login-flow.js';
+import { LoginRateLimiter } from '../auth/login-rate-limit.js';
 import { findUser } from '../db/users.js';
+import type { HubContext } from '../hub-context.js';
 import { pageUser, type PageEnv } from './page-env.js';
 
 type Form = Record<string, unknown>;
@@ -66,10 +69,21 @@ export async function accountPages(app: FastifyInstance, env: PageEnv): Promise<
 
   app.get(`${prefix}signup`, async (req, reply) => (accounts.signupEnabled ? signupPage(req, reply, 200, {}) : signupDisabled(req, reply)));
 
+  const signupLimit = signupLimiter(hub.config.authenticator.signup_rate_limit);
+
   app.post(`${prefix}signup`, async (req, reply) => {
     if (!accounts.signupEnabled) return signupDisabled(req, reply);
+    const keys = LoginRateLimiter.keys(req.ip);
+    const wait = signupLimit.retryAfter(keys);
+    if (wait) {
+      hub.log.warn({ ip: req.ip, retry_after: wait }, 'sign-up refused: too many from this address (authenticator.signup_rate_limit)');
+      reply.header('Retry-After', String(wait));
+      const minutes = Math.ceil(wait / 60);
+      return pages.error(req, reply, 429, `Too many accounts were signed up from your network address. Wait ${minutes} minute${minutes === 1 ? '' : 's'} and try again.`);
+    }
     // What the form shows again after a refusal: the normalised name once known, else what was typed.
     let shown = '';
+    let counted = false;
     try {
       const form = postedForm(req);
       shown = field(form, 'username');
@@ -77,12 +91,17 @@ export async function accountPages(app: FastifyInstance, env: PageEnv): Promise<
       shown = name;
       const password = field(form, 'password');
       if (password !== field(form, 'password_confirm')) throw new HubError(400, 'The two passwords do not match.');
+      // Counted before the awaits, so parallel posts cannot all slip under the limit. Typos (400s)
+      // are given back below; a taken name stays counted, so probing for names is limited as well.
+      signupLimit.count(keys);
+      counted = true;
       await refuseTakenName(env, accounts, name);
       const { status } = await accounts.signUp(name, password);
       hub.log.info({ user: name, status, ip: req.ip }, 'sign-up');
       return signupPage(req, reply, 200, { username: name, signup_status: status });
     } catch (err) {
       const refused = refusal(err);
+      if (counted && refused.status === 400) signupLimit.undo(keys);
       return signupPage(req, reply, refused.status, { error: refused.message, username: shown.slice(0, 255) });
     }
   });
@@ -104,7 +123,9 @@ export async function accountPages(app: FastifyInstance, env: PageEnv): Promise<
       const newPassword = field(form, 'new_password');
       if (newPassword !== field(form, 'new_password_confirm')) throw new HubError(400, 'The two new passwords do not match.');
       await accounts.changePassword(who.identity.name, field(form, 'old_password'), newPassword);
-      hub.log.info({ user: who.identity.name }, 'password changed');
+      // Whoever else holds a session (another device, a stolen cookie) must log in with the new password.
+      const ended = await endSessions(hub, who.identity.userId, who.identity.sessionId);
+      hub.log.info({ user: who.identity.name, other_sessions_ended: ended }, 'password changed');
       return changePage(req, reply, 200, { changed: true });
     } catch (err) {
       const refused = refusal(err);
@@ -113,6 +134,29 @@ export async function accountPages(app: FastifyInstance, env: PageEnv): Promise<
   });
 
   registerAuthorizePages(app, env, accounts, usernameOf, postedForm);
+}
+
+/**
+ * Ends a user's login sessions, except `keep` (the session making the change), with the OAuth tokens
+ * issued within them, as a logout would. Tokens created on the token page or by the API, and the
+ * servers' own tokens, stay: like JupyterHub, a password change is about logins. Returns the count.
+ */
+async function endSessions(hub: HubContext, userId: number, keep: string | null): Promise<number> {
+  let query = hub.db.selectFrom('sessions').select('id').where('user_id', '=', userId);
+  if (keep) query = query.where('id', '!=', keep);
+  const ids = (await query.execute()).map((r) => r.id);
+  if (ids.length === 0) return 0;
+  await hub.db.deleteFrom('api_tokens').where('session_id', 'in', ids).execute();
+  await hub.db.deleteFrom('sessions').where('id', 'in', ids).execute();
+  hub.identities.invalidate();
+  return ids.length;
+}
+
+/** authenticator.signup_rate_limit (the local kind's option; its schema fills the defaults, repeated here). */
+function signupLimiter(raw: unknown): LoginRateLimiter {
+  const opts = raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>) : {};
+  const count = (v: unknown, fallback: number) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : fallback);
+  return new LoginRateLimiter({ maxFailures: count(opts.max_signups, 5), windowSeconds: count(opts.window_seconds, 600) });
 }
 
 /**
@@ -140,11 +184,11 @@ function registerAuthorizePages(
   const prefix = hub.urls.hubPrefix;
   const firstUse = hub.config.authenticator.allow_first_use === true || hub.config.authenticator.first_use_passwords === true;
 
-  /** The logged-in admin's name; otherwise a login redirect or a 403 page has been sent (null). */
-  const admin = async (req: FastifyRequest, reply: FastifyReply): Promise<string | null> => {
+  /** The logged-in admin; otherwise a login redirect or a 403 page has been sent (null). */
+  const admin = async (req: FastifyRequest, reply: FastifyReply): Promise<Identity | null> => {
     const who = await pageUser(env, req, reply);
     if (!who) return null;
-    if (who.identity.admin) return who.identity.name;
+    if (who.identity.admin) return who.identity;
     await pages.error(req, reply, 403, 'Only administrators can approve, unlock and reset accounts.');
     return null;
   };
@@ -165,17 +209,21 @@ function registerAuthorizePages(
     return listPage(req, reply, 200, {});
   });
 
-  const perform: Record<Action, (name: string, form: Form) => Promise<string>> = {
+  const perform: Record<Action, (name: string, form: Form, by: Identity) => Promise<string>> = {
     approve: async (name) => (await accounts.approve(name), `Approved ${name}: they can sign in now.`),
     reject: async (name) => (await accounts.reject(name), `Rejected the sign-up of ${name}.`),
     unlock: async (name) => (await accounts.unlock(name), `Unlocked ${name}.`),
-    reset: async (name, form) => {
+    reset: async (name, form, by) => {
       if ((await findUser(hub.db, name)) === undefined && !(await accounts.hasAccount(name))) {
         throw new HubError(404, `There is no user named ${name}. Create the user first (admin page or REST API).`);
       }
       const password = field(form, 'password');
       await accounts.resetPassword(name, password === '' ? null : password);
-      return password === '' ? `Cleared the password of ${name}: their next login sets it.` : `Set a new password for ${name}.`;
+      // Every session of the user ends (an admin resetting their own password keeps the one in use).
+      const user = await findUser(hub.db, name);
+      const ended = user ? await endSessions(hub, user.id, user.id === by.userId ? by.sessionId : null) : 0;
+      const loggedOut = ended ? ` ${ended === 1 ? 'Their session was' : `Their ${ended} sessions were`} ended.` : '';
+      return (password === '' ? `Cleared the password of ${name}: their next login sets it.` : `Set a new password for ${name}.`) + loggedOut;
     },
   };
 
@@ -186,8 +234,8 @@ function registerAuthorizePages(
       try {
         const form = postedForm(req);
         const name = usernameOf(field(form, 'username'));
-        const message = await perform[action](name, form);
-        hub.log.info({ admin: by, user: name, action }, 'account action');
+        const message = await perform[action](name, form, by);
+        hub.log.info({ admin: by.name, user: name, action }, 'account action');
         return listPage(req, reply, 200, { message });
       } catch (err) {
         const refused = refusal(err);

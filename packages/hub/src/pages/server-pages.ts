@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HubError, type JsonObject } from '@tshub/plugin-api';
 import { hasScope } from '../auth/scopes.js';
 import { findUser, userGroupNames } from '../db/users.js';
+import { isLoginFailure, spawnFailureError } from '../services/run-spawn.js';
 import type { ServerRuntime } from '../services/server-runtime.js';
 import { urlEscapePath } from '../url-escape.js';
 import { pageUser, type PageEnv } from './page-env.js';
@@ -57,8 +58,27 @@ export async function serverPages(app: FastifyInstance, env: PageEnv): Promise<v
     }
     return { who, user, server };
   };
+  type Target = NonNullable<Awaited<ReturnType<typeof target>>>;
 
-  const startAndRedirect = async (req: FastifyRequest<{ Params: Params }>, reply: FastifyReply, t: NonNullable<Awaited<ReturnType<typeof target>>>, options: JsonObject) => {
+  /**
+   * A spawn refused before the spawner ran, over the login (revoked: 403; the identity provider did
+   * not answer: 503): a page saying what to do instead of the generic failure. The revoked user's
+   * sessions are gone already, so their link leads through the login page back to the spawn.
+   * Resolves null (nothing sent) for other failures.
+   */
+  const failurePage = async (req: FastifyRequest, reply: FastifyReply, t: Target, rt: ServerRuntime, next: string | undefined): Promise<FastifyReply | null> => {
+    const self = t.who.identity.userId === t.user.id;
+    const err = spawnFailureError(rt.failure, { user: t.user.name, byOther: !self });
+    if (err.status === 500) return null;
+    for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
+    const spawnUrl = `${prefix}spawn/${suffix(t.user.name, t.server)}${next ? `?next=${encodeURIComponent(next)}` : ''}`;
+    const links = isLoginFailure(rt.failure) && self
+      ? [{ href: `${prefix}login?next=${encodeURIComponent(spawnUrl)}`, text: 'Log in again' }]
+      : [{ href: spawnUrl, text: 'Try again' }, { href: `${prefix}home`, text: 'Home' }];
+    return pages.error(req, reply, err.status, err.message, links, isLoginFailure(rt.failure) ? 'Login expired' : 'Login check failed');
+  };
+
+  const startAndRedirect = async (req: FastifyRequest<{ Params: Params }>, reply: FastifyReply, t: Target, options: JsonObject) => {
     const next = safeNext((req.query as Query).next);
     let rt: ServerRuntime;
     try {
@@ -70,9 +90,13 @@ export async function serverPages(app: FastifyInstance, env: PageEnv): Promise<v
       }
       throw err;
     }
-    // Fast spawns skip the progress page entirely.
+    // Fast spawns skip the progress page entirely; so does a refused login (checked first).
     await Promise.race([rt.spawnDone, new Promise((r) => setTimeout(r, 1000).unref())]);
     if (rt.ready) return reply.redirect(next ?? rt.prefix);
+    if (rt.phase === 'failed') {
+      const shown = await failurePage(req, reply, t, rt, next);
+      if (shown) return shown;
+    }
     const q = next ? `?next=${encodeURIComponent(next)}` : '';
     return reply.redirect(`${prefix}spawn-pending/${suffix(t.user.name, t.server)}${q}`);
   };
@@ -128,6 +152,8 @@ export async function serverPages(app: FastifyInstance, env: PageEnv): Promise<v
     const spawnUrl = `${prefix}spawn/${suffix(t.user.name, t.server)}`;
     if (rt?.ready) return reply.redirect(next ?? rt.prefix);
     if (rt?.phase === 'failed') {
+      const shown = await failurePage(req, reply, t, rt, next);
+      if (shown) return shown;
       return pages.error(req, reply, 500, `Spawn failed: ${rt.failure?.message ?? 'unknown error'}`, [
         { href: spawnUrl, text: 'Try again' },
         { href: `${prefix}home`, text: 'Home' },

@@ -104,6 +104,33 @@ async function checkLoginForSpawn(mgr: ServerManager, user: SpawnUserInfo): Prom
   return config.enable_auth_state ? services.state.load(user.id) : null;
 }
 
+/** Why a spawn failed and what to show for it (ServerRuntime.failure). */
+export interface SpawnFailure {
+  readonly reason: string;
+  readonly message: string;
+}
+
+/**
+ * The HTTP answer for a failed spawn (API and pages alike). A login the authenticator no longer
+ * accepts is the caller's to fix: 403, as JupyterHub answers refresh_pre_spawn ("auth has expired").
+ * An identity provider that did not answer is a dependency's fault, worth retrying: 503 with
+ * Retry-After. Anything else is the spawner's failure: 500, as in JupyterHub. `byOther`: the request
+ * came from someone else (an admin), so the message names the user instead of saying "your".
+ */
+export function spawnFailureError(failure: SpawnFailure | null, opts: { user: string; byOther: boolean }): HubError {
+  const reason = failure?.reason ?? 'error';
+  if (reason === 'auth-expired') {
+    return new HubError(403, opts.byOther ? `The login of ${opts.user} is no longer valid: they must log in again before their server can start.` : failure!.message);
+  }
+  if (reason === 'auth-refresh-failed') return new HubError(503, failure!.message, { headers: { 'Retry-After': String(REFRESH_RETRY_SECONDS) } });
+  return new HubError(500, `Spawn failed: ${failure?.message ?? 'unknown error'}`);
+}
+
+/** Whether a failure is about the login rather than the server (pages offer "log in" then). */
+export const isLoginFailure = (failure: SpawnFailure | null): boolean => failure?.reason === 'auth-expired';
+
+const REFRESH_RETRY_SECONDS = 30;
+
 async function describe(err: unknown, spawner: Spawner | null, mgr: ServerManager): Promise<{ message: string; reason: string }> {
   const output = async () => {
     const lastOutput = (spawner as { lastOutput?: () => Promise<string> } | null)?.lastOutput;
