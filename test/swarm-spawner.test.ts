@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import t, { type Test } from 'tap';
 import { BrowserClient } from './support/browser-client.js';
-import { ensureTestImage, needDocker, TEST_IMAGE, testImageSpawnerConfig } from './support/docker-test-image.js';
+import { testImageSpawnerConfig } from './support/docker-test-image.js';
 import { startKindHub, type KindHub } from './support/fake-image-spawner.js';
-import { hasSingleuser, need } from './support/requirements.js';
+import { LABEL, swarmRun } from './support/swarm-test.js';
 
 /**
  * SwarmSpawner on the real engine (a one-node Swarm on 127.0.0.1, host networking), issue #7:
@@ -14,39 +14,8 @@ import { hasSingleuser, need } from './support/requirements.js';
  * missing), and pre-pull on every node (ok with the local image; a removed tag fails clearly).
  */
 
-const docker = new Docker();
-const RUN = randomBytes(4).toString('hex');
-const LABEL = 'org.tshub.test';
+const { docker, RUN, ready, tagImage } = swarmRun();
 const ADMIN = randomBytes(16).toString('hex');
-
-/** Services, containers, volumes and tags this test run created: removed even when a test fails. */
-async function cleanup(): Promise<void> {
-  const filters = { label: [`${LABEL}=${RUN}`] };
-  for (const s of await docker.listServices({ filters })) await docker.getService(s.ID).remove().catch(() => undefined);
-  for (let i = 0; i < 50 && (await docker.listContainers({ all: true, filters })).length > 0; i++) await new Promise((r) => setTimeout(r, 200));
-  // A container still stopping would keep its volume in use.
-  for (const c of await docker.listContainers({ all: true, filters })) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
-  const { Volumes } = await docker.listVolumes({ filters: JSON.stringify(filters) } as object);
-  for (const v of Volumes ?? []) await docker.getVolume(v.Name).remove().catch(() => undefined);
-  for (const img of await docker.listImages({ filters: JSON.stringify({ reference: [`tshub-test-singleuser:*-${RUN}`] }) } as object)) {
-    for (const tag of img.RepoTags ?? []) if (tag.endsWith(`-${RUN}`)) await docker.getImage(tag).remove().catch(() => undefined);
-  }
-}
-
-/** A second name for the local test image, removed with the run. */
-async function tagImage(name: string): Promise<string> {
-  await docker.getImage(TEST_IMAGE).tag({ repo: 'tshub-test-singleuser', tag: `${name}-${RUN}` });
-  return `tshub-test-singleuser:${name}-${RUN}`;
-}
-
-async function ready(t: Test): Promise<boolean> {
-  if (!(await needDocker(t)) || !need(t, hasSingleuser(), 'jupyterhub-singleuser')) return false;
-  const info = (await docker.info()) as { Swarm?: { LocalNodeState?: string } };
-  if (!need(t, info.Swarm?.LocalNodeState === 'active', 'a Swarm (bash scripts/test-docker.sh start)')) return false;
-  await ensureTestImage();
-  t.teardown(cleanup);
-  return true;
-}
 
 function swarmHub(t: Test, spawner: Record<string, unknown>, hub: Record<string, unknown> = {}): Promise<KindHub> {
   return startKindHub(t, {

@@ -1,12 +1,17 @@
 import type { JsonSchema } from '@tshub/plugin-api';
 
-import type { VolumeTarget } from '@tshub/spawner-docker';
+import { dockerConfigSchema, type PullPolicy, type VolumeTarget } from '@tshub/spawner-docker';
+
+/** The docker kind's policies; 'skip' is SwarmSpawner's name for what is 'ifnotpresent' on a Swarm. */
+export type SwarmPullPolicy = PullPolicy | 'skip';
 
 /** Options of the `swarm` kind (JupyterHub's SwarmSpawner). Every key is optional; defaults live here. */
 export interface SwarmConfig {
   image?: string;
-  /** 'skip': the node's engine pulls when the task starts; 'never': fail at once when the manager lacks the image. */
-  pull_policy?: 'skip' | 'never';
+  /** A list of images, or label -> image: a choice on the spawn form (the docker kind's option). */
+  allowed_images?: string[] | Record<string, string>;
+  /** See the schema's description: what each policy means when the node running the task does the pulling. */
+  pull_policy?: SwarmPullPolicy;
   prefix?: string;
   name_template?: string;
   volumes?: Record<string, VolumeTarget>;
@@ -35,7 +40,7 @@ export interface SwarmConfig {
 
 export const DEFAULTS = {
   image: 'quay.io/jupyterhub/singleuser:latest',
-  pull_policy: 'skip',
+  pull_policy: 'ifnotpresent',
   prefix: 'jupyter',
   name_template: '{prefix}-{escaped_username}{servername_suffix}',
   notebook_dir: '/home/jovyan/work',
@@ -52,9 +57,10 @@ export const swarmConfigSchema: JsonSchema = {
   type: 'object',
   properties: {
     image: { type: 'string', minLength: 1, default: DEFAULTS.image, description: 'Image every server runs (a rolling update can change it at run time).' },
+    allowed_images: (dockerConfigSchema.properties as Record<string, JsonSchema>).allowed_images,
     pull_policy: {
-      enum: ['skip', 'never'], default: DEFAULTS.pull_policy,
-      description: "'skip': each node's engine pulls a missing image when the task starts (SwarmSpawner's default); 'never': fail the spawn at once when the image is not on the manager.",
+      enum: ['ifnotpresent', 'always', 'never', 'skip'], default: DEFAULTS.pull_policy,
+      description: "On a Swarm the engine of the node that runs a server pulls its image. 'ifnotpresent' (default; 'skip' is SwarmSpawner's name for the same): nothing is checked or pulled ahead, the node's engine fetches the image when it starts the task (Swarm asks the registry for a tag each time and uses the node's own copy when it cannot). 'always': before the service is created, every node the placement allows pulls the image (a short-lived global service, reported as spawn progress per node); a node that can neither pull nor find it fails the spawn with the reason and no service is created (a node whose registry is unreachable but which has a copy uses that copy, as the docker kind does). 'never': nothing is pulled; the spawn fails at once, before any service exists, when the image is not on the Swarm manager's engine (the one the hub talks to: other nodes are not checked and must have it too). The pre-pull API follows the same policy.",
     },
     prefix: { type: 'string', default: DEFAULTS.prefix, description: 'Fills {prefix} in name_template.' },
     name_template: {

@@ -15,6 +15,6 @@ export const swarmSpawner: SpawnerPlugin<SwarmConfig, SwarmShared> = {
 };
 
 export { SwarmShared, SwarmSpawner, swarmConfigSchema };
-export type { SwarmConfig };
+export type { SwarmConfig, SwarmPullPolicy } from './config.js';
 export { buildServiceSpec, LABEL_SPAWNER, LABEL_USER, LABEL_SERVER } from './service-spec.js';
 export { LABEL_PREPULL } from './prepull.js';

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { PrePullProgress } from '@tshub/plugin-api';
+import { SpawnError, type PrePullProgress } from '@tshub/plugin-api';
+import { engineMessage, pullImage } from '@tshub/spawner-docker';
 import { DEFAULTS } from './config.js';
 import { LABEL_SPAWNER } from './service-spec.js';
 import type { SwarmShared } from './swarm-shared.js';
@@ -40,7 +41,7 @@ const PROGRESS: Record<string, number> = { new: 5, pending: 10, assigned: 15, ac
 export async function prePullOnNodes(shared: SwarmShared, images: string[], onProgress: (e: PrePullProgress) => void, signal?: AbortSignal): Promise<PrePullResult[]> {
   const results: PrePullResult[] = [];
   for (const image of images) {
-    if (shared.config.pull_policy === 'never') {
+    if (shared.pullPolicy === 'never') {
       const node = (await shared.docker.info()) as { Name?: string };
       const present = await shared.hasImage(image);
       const r = { image, ...(node.Name ? { node: node.Name } : {}), ok: present, message: present ? 'image present' : `image not present and pull_policy is never: nothing was pulled` };
@@ -48,12 +49,44 @@ export async function prePullOnNodes(shared: SwarmShared, images: string[], onPr
       results.push(r);
       continue;
     }
-    results.push(...(await pullEverywhere(shared, image, onProgress, signal)));
+    results.push(...(await pullOnNodes(shared, image, onProgress, signal)));
   }
   return results;
 }
 
-async function pullEverywhere(shared: SwarmShared, image: string, onProgress: (e: PrePullProgress) => void, signal?: AbortSignal): Promise<PrePullResult[]> {
+/**
+ * pull_policy always, before a server's service exists: every eligible node pulls `image`, each step
+ * reported through `onProgress`. Throws a SpawnError naming each node that failed and why; the pull
+ * service is gone by then, so a failed spawn leaves nothing behind.
+ */
+export async function pullBeforeSpawn(shared: SwarmShared, image: string, onProgress: (e: PrePullProgress) => void, signal: AbortSignal): Promise<void> {
+  const results = await pullOnNodes(shared, image, onProgress, signal);
+  if (signal.aborted) throw signal.reason;
+  const failed = results.filter((r) => !r.ok);
+  if (failed.length === 0) return;
+  const where = failed.map((r) => (r.node ? `on node ${r.node}: ${r.message}` : r.message)).join('; ');
+  const missing = failed.every((r) => IMAGE_MISSING.test(r.message));
+  throw new SpawnError(missing ? 'image-missing' : 'image-pull-failed', `spawner.pull_policy is always and the image ${image} could not be pulled ${where}${await managerReason(shared, image, failed, signal)}. No service was created.`);
+}
+
+/**
+ * A Swarm task only says "No such image" when its node's pull failed; the registry's answer (unknown
+ * repository, no route, denied) is what an admin needs. When the manager is among the failed nodes,
+ * its engine is asked to pull once more through the API, which returns that answer.
+ */
+async function managerReason(shared: SwarmShared, image: string, failed: PrePullResult[], signal: AbortSignal): Promise<string> {
+  const manager = ((await shared.docker.info().catch(() => ({}))) as { Name?: string }).Name;
+  if (!manager || !failed.some((r) => r.node === manager)) return '';
+  try {
+    await pullImage(shared.docker, image, () => undefined, signal);
+    return '';
+  } catch (err) {
+    return signal.aborted ? '' : ` (the pull on ${manager} says: ${engineMessage(err)})`;
+  }
+}
+
+/** Pulls `image` on every node the placement allows; one result per node. */
+export async function pullOnNodes(shared: SwarmShared, image: string, onProgress: (e: PrePullProgress) => void, signal?: AbortSignal): Promise<PrePullResult[]> {
   const tag = createHash('sha256').update(image).digest('hex').slice(0, 10);
   const labels = { ...shared.config.labels, [LABEL_SPAWNER]: 'swarm', [LABEL_PREPULL]: image };
   const service = await shared.docker.createService({

@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
-import { HubError, type JsonObject, type PluginLogger, type PrePullProgress, type SpawnerShared } from '@tshub/plugin-api';
-import { imagePresent } from '@tshub/spawner-docker';
+import { HubError, type JsonObject, type PluginLogger, type PrePullProgress, type SpawnerShared, type SpawnUser } from '@tshub/plugin-api';
+import { DockerShared, imagePresent, resolveSettings, type PullPolicy } from '@tshub/spawner-docker';
 import { DEFAULTS, type SwarmConfig } from './config.js';
 import { prePullOnNodes, type PrePullResult } from './prepull.js';
 
@@ -10,22 +10,33 @@ export interface NodeInfo {
   addr: string;
 }
 
-
 /**
  * The hub-lifetime half of the swarm kind: one Docker client for every server, the node cache, the
- * image a rolling update chose, and the pre-pull.
+ * image choice (default, rolling update, allowed_images) and the pre-pull.
  */
 export class SwarmShared implements SpawnerShared {
   readonly docker: Docker;
   readonly config: SwarmConfig;
   readonly log: PluginLogger;
   readonly #nodes = new Map<string, NodeInfo>();
-  #imageOverride: string | null = null;
+  /**
+   * The docker kind's image choice, unchanged: the spawn form's select, the 400 for an image outside
+   * allowed_images, the rolling update's override. Its engine-side parts (ports, pulls) are not used.
+   */
+  readonly #images: DockerShared;
 
   constructor(docker: Docker, config: SwarmConfig, log: PluginLogger) {
     this.docker = docker;
     this.config = config;
     this.log = log;
+    const settings = resolveSettings({ image: config.image ?? DEFAULTS.image, pull_policy: this.pullPolicy, ...(config.allowed_images ? { allowed_images: config.allowed_images } : {}) });
+    this.#images = new DockerShared(docker, settings, log);
+  }
+
+  /** spawner.pull_policy, with SwarmSpawner's 'skip' read as the 'ifnotpresent' it means here. */
+  get pullPolicy(): PullPolicy {
+    const p = this.config.pull_policy ?? DEFAULTS.pull_policy;
+    return p === 'skip' ? 'ifnotpresent' : p;
   }
 
   /**
@@ -47,18 +58,35 @@ export class SwarmShared implements SpawnerShared {
     return new SwarmShared(docker, config, log);
   }
 
-  /** The image new servers start from: a rolling update's choice, else spawner.image. */
+  /** The image new servers start from when the user chose none: a rolling update's choice, else spawner.image. */
   currentImage(): string {
-    return this.#imageOverride ?? this.config.image ?? DEFAULTS.image;
+    return this.#images.defaultImage;
+  }
+
+  /** The image a spawn runs: the user's choice (checkUserOptions already resolved it), else the default. */
+  imageFor(userOptions: JsonObject): string {
+    return this.#images.imageFor(userOptions);
   }
 
   setImage(image: string | null): void {
-    this.#imageOverride = image;
-    this.log.info({ image: this.currentImage() }, 'new servers will use this image');
+    this.#images.setImage(image);
   }
 
   imageOf(state: JsonObject): string | null {
-    return typeof state.image === 'string' ? state.image : null;
+    return this.#images.imageOf(state);
+  }
+
+  optionsForm(user: SpawnUser): string | null {
+    return this.#images.optionsForm(user);
+  }
+
+  checkUserOptions(options: JsonObject, user: SpawnUser): JsonObject {
+    return this.#images.checkUserOptions(options, user);
+  }
+
+  /** Every image a server may start from: the default and the allowed ones (what a pre-pull fetches). */
+  images(): string[] {
+    return [...new Set([this.currentImage(), ...Object.values(this.#images.settings.allowedImages)])];
   }
 
   /** Placement constraints from `placement` and its alias `constraints`. */
@@ -82,7 +110,7 @@ export class SwarmShared implements SpawnerShared {
   }
 
   prePull(onProgress: (e: PrePullProgress) => void, signal?: AbortSignal): Promise<PrePullResult[]> {
-    return prePullOnNodes(this, [this.currentImage()], onProgress, signal);
+    return prePullOnNodes(this, this.images(), onProgress, signal);
   }
 
   async close(): Promise<void> {

@@ -7,6 +7,7 @@ import { buildMounts, buildServiceSpec, notebookDir, serverLabels } from './serv
 import { engineMessage, statusOf } from '@tshub/spawner-docker';
 import type { SwarmShared } from './swarm-shared.js';
 import { newestTask, viewTask, type TaskInfo } from './task-state.js';
+import { pullBeforeSpawn } from './prepull.js';
 
 const isLoopback = (ip: string) => ip === '' || ip === 'localhost' || ip.startsWith('127.') || ip === '::1';
 const isWildcard = (ip: string) => ip === '0.0.0.0' || ip === '::';
@@ -37,7 +38,7 @@ export class SwarmSpawner implements Spawner {
   }
 
   #values(): Record<string, string> {
-    return templateValues(this.#ctx.config.prefix ?? DEFAULTS.prefix, this.#ctx.user.name, this.#ctx.serverName, this.#ctx.shared.currentImage());
+    return templateValues(this.#ctx.config.prefix ?? DEFAULTS.prefix, this.#ctx.user.name, this.#ctx.serverName, this.#ctx.shared.imageFor(this.#ctx.userOptions));
   }
 
   async start(signal: AbortSignal): Promise<{ url: string }> {
@@ -57,9 +58,15 @@ export class SwarmSpawner implements Spawner {
     } catch (err) {
       throw new SpawnError('bad-config', (err as Error).message);
     }
-    const image = shared.currentImage();
-    if (config.pull_policy === 'never' && !(await shared.hasImage(image))) {
-      throw new SpawnError('image-missing', `The image ${image} is not on this Docker engine and spawner.pull_policy is never. An admin must pull or build it.`);
+    const image = shared.imageFor(this.#ctx.userOptions);
+    // Only the manager's engine can be asked without creating anything; other nodes are not checked.
+    if (shared.pullPolicy === 'never' && !(await shared.hasImage(image))) {
+      throw new SpawnError('image-missing', `The image ${image} is not on this Docker engine and spawner.pull_policy is never (checked on the Swarm manager the hub uses, before creating any service; nothing was pulled or created). An admin must pull or build it on every node.`);
+    }
+    if (shared.pullPolicy === 'always') {
+      this.#report({ progress: 1, message: `Pulling ${image} on every eligible node (pull_policy always)` });
+      const say = (m: string) => (m === 'image present' ? `${image} is there` : m === 'pulling' ? `pulling ${image}` : m);
+      await pullBeforeSpawn(shared, image, (e) => this.#report({ progress: 1 + Math.floor(e.progress / 25), message: `Node ${e.node ?? '?'}: ${say(e.message)}` }), signal);
     }
     // A service left by a hub that crashed mid-spawn would make the create fail with "name conflicts".
     await this.#removeService(name, true);
