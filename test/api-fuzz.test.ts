@@ -93,3 +93,21 @@ t.test('2,000+ malformed API requests: no 500s, and the hub still serves', async
   t.equal(me.status, 200, 'and still authenticates');
   t.equal(((await me.json()) as { name: string }).name, 'root');
 });
+
+t.test('a body over the limit is a 413 through the proxy too, not the proxy\'s 503', async (t) => {
+  const th = await startTestHub(t, { config: { hub: { api_tokens: { [ADMIN]: 'root' } }, authenticator: { admin_users: ['root'] } } });
+  // 2 MB: over the API's 1 MB and the forms' 64 KB limits. The hub answers before reading the body; the
+  // proxy is still sending it, and used to see the connection close under it (a 503, now and then).
+  const big = 'a'.repeat(2 * 1024 * 1024);
+  const statuses: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const api = await fetch(`${th.publicUrl}/hub/api/users`, { method: 'POST', headers: { authorization: `token ${ADMIN}`, 'content-type': 'application/json' }, body: big });
+    statuses.push(api.status);
+    if (i === 0) t.same(await api.json(), { status: 413, message: 'Request body too large' }, 'a JupyterHub-shaped JSON error');
+    else await api.arrayBuffer();
+    const form = await fetch(`${th.publicUrl}/hub/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: big, redirect: 'manual' });
+    statuses.push(form.status);
+    await form.arrayBuffer();
+  }
+  t.same(statuses, Array(10).fill(413), 'ten oversized posts (API and login form), ten 413s');
+});

@@ -46,6 +46,7 @@ import { metricsRoute } from './api/metrics-route.js';
 import { loadCookieSecret } from './cookie-secret.js';
 import { newToken } from './auth/secrets.js';
 import { startHub, type StartOptions, type StartedHub } from './start-hub.js';
+import { drainOversizedBodies } from './drain-oversized.js';
 
 export interface BuildHubOptions {
   config: TshubConfig;
@@ -218,6 +219,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   app.addHook('onResponse', async (req, reply) => {
     events.emit('request', { method: req.method, handler: req.routeOptions.url ?? 'unknown', code: reply.statusCode, seconds: reply.elapsedTime / 1000 });
   });
+  drainOversizedBodies(app);
   app.setErrorHandler(async (err: Error & { statusCode?: number }, req, reply) => {
     const status = err instanceof HubError ? err.status : err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
     if (status >= 500) log.error({ err, url: req.url }, 'page request failed');
