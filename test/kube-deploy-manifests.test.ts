@@ -173,6 +173,41 @@ t.test('the hub may do what the Kubernetes spawner does, in its namespace only',
   t.notOk(docs.some((d) => d.obj.kind === 'ClusterRoleBinding'), 'no ClusterRoleBinding');
 });
 
+/** The calls spawners/kubernetes makes outside one namespace (enable_user_namespaces): namespaces, cluster-wide lists. */
+function spawnerClusterCalls(): { resource: string; verb: string }[] {
+  const dir = path.resolve('spawners/kubernetes/src');
+  const text = readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).map((f) => readFileSync(path.join(dir, f), 'utf8')).join('\n');
+  const lists = [...text.matchAll(/\.list(\w+?)ForAllNamespaces\(/g)].flatMap((m) => ['list', 'watch'].map((verb) => `${verb} ${m[1]!.toLowerCase()}s`));
+  const namespaces = [...text.matchAll(/\.(create|delete|read)Namespace\(/g)].map((m) => `${m[1] === 'read' ? 'get' : m[1]} namespaces`);
+  return [...new Set([...lists, ...namespaces])].map((c) => ({ verb: c.split(' ')[0]!, resource: c.split(' ')[1]! }));
+}
+
+const COMPONENT = path.join(DIR, 'components/user-namespaces');
+const componentDocs: Doc[] = readdirSync(COMPONENT).filter((f) => /\.ya?ml$/.test(f) && f !== 'kustomization.yaml').flatMap((file) => parseAllDocuments(readFileSync(path.join(COMPONENT, file), 'utf8')).map((d) => ({ file, obj: d.toJS() as Doc['obj'] })));
+
+t.test('the user-namespaces component: valid manifests, listed in its kustomization', async (t) => {
+  const k = parse(readFileSync(path.join(COMPONENT, 'kustomization.yaml'), 'utf8')) as { apiVersion: string; kind: string; resources: string[] };
+  t.same([k.apiVersion, k.kind], ['kustomize.config.k8s.io/v1alpha1', 'Component'], 'a kustomize Component, added by an overlay');
+  t.same([...k.resources].sort(), [...new Set(componentDocs.map((d) => d.file))].sort(), `lists every manifest file (${componentDocs.length} objects)`);
+  for (const { file, obj } of componentDocs) t.same(validateKubernetesManifest(obj), [], `${file}: ${obj.kind}/${obj.metadata?.name}`);
+});
+
+t.test('with the component, the hub may do what the spawner does with user namespaces, and no more', async (t) => {
+  const [hub, base] = [find('Deployment', 'hub').spec.template.spec, parse(readFileSync(path.join(DIR, 'kustomization.yaml'), 'utf8')) as { namespace: string }];
+  const binding = componentDocs.find((d) => d.obj.kind === 'ClusterRoleBinding')?.obj;
+  t.same(binding?.subjects, [{ kind: 'ServiceAccount', name: hub.serviceAccountName, namespace: base.namespace }], "binds the hub's ServiceAccount in the hub's namespace");
+  t.equal(binding?.roleRef.kind, 'ClusterRole', 'to the ClusterRole');
+  const role = componentDocs.find((d) => d.obj.kind === 'ClusterRole' && d.obj.metadata.name === binding?.roleRef.name)?.obj;
+  const rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] = role?.rules ?? [];
+  const allowed = (resource: string, verb: string) => rules.some((r) => r.apiGroups.includes('') && r.resources.includes(resource) && r.verbs.includes(verb));
+  const cluster = spawnerClusterCalls();
+  t.ok(cluster.length >= 7, `the spawner's cluster-wide calls were found (${cluster.map((c) => `${c.verb} ${c.resource}`).join(', ')})`);
+  // In user namespaces the namespaced calls happen in namespaces the Role does not reach.
+  for (const { resource, verb } of [...cluster, ...spawnerApiCalls()]) t.ok(allowed(resource, verb), `the spawner calls ${verb} on ${resource}`);
+  t.notOk(rules.some((r) => r.resources.some((x) => ['secrets', 'nodes', '*'].includes(x)) || r.verbs.some((v) => ['*', 'update', 'patch', 'escalate', 'bind'].includes(v))), 'no secrets, nodes, wildcards, updates or escalation');
+  t.notOk(allowed('namespaces', 'list') || allowed('namespaces', 'watch'), 'namespaces are not listed or watched: the hub needs no inventory of the cluster');
+});
+
 t.test('the pieces refer to each other correctly', async (t) => {
   const secret = find('Secret', 'tshub-secrets');
   const containers = docs.flatMap((d) => {

@@ -51,6 +51,11 @@ const table: { name: string; config: KubeSpawnerConfig; user?: string; server?: 
     },
   },
   {
+    name: 'per-user namespaces with templated labels',
+    user: 'Ada.Lovelace@uni.edu',
+    config: { enable_user_namespaces: true, user_namespace_labels: { course: 'ml', owner: '{username}' }, user_namespace_annotations: { contact: '{unescaped_username}' }, storage_capacity: '1Gi', services_enabled: true },
+  },
+  {
     name: 'a GPU profile override',
     config: { profile_list: [] },
     override: { image: 'quay.io/jupyter/pytorch-notebook:cuda12-2025-06-01', extra_resource_limits: { 'nvidia.com/gpu': 2 }, mem_limit: '8G', cpu_limit: 4, environment: { COURSE: 'dl' } },
@@ -59,11 +64,15 @@ const table: { name: string; config: KubeSpawnerConfig; user?: string; server?: 
 
 for (const row of table) {
   t.test(row.name, async (t) => {
-    const { pod, pvc, service } = renderManifests({ config: row.config, common, user: row.user ?? 'student1', server: row.server ?? '', namespace: 'tshub', env, override: row.override as never });
+    const { pod, pvc, service, namespace } = renderManifests({ config: row.config, common, user: row.user ?? 'student1', server: row.server ?? '', namespace: 'tshub', env, override: row.override as never });
     const json = (o: unknown) => JSON.parse(JSON.stringify(o)) as unknown;
     t.same(validateKubernetesManifest(json(pod)), [], `pod ${pod.metadata?.name} is valid`);
     if (pvc) t.same(validateKubernetesManifest(json(pvc)), [], `PVC ${pvc.metadata?.name} is valid`);
     if (service) t.same(validateKubernetesManifest(json(service)), [], `service ${service.metadata?.name} is valid`);
+    if (namespace) {
+      t.same(validateKubernetesManifest(json(namespace)), [], `namespace ${namespace.metadata?.name} is valid`);
+      for (const o of [pod, pvc, service]) if (o) t.equal(o.metadata?.namespace, namespace.metadata?.name, `the ${o.kind} is in the user's namespace`);
+    }
     t.ok(pod.metadata!.name!.length <= 63, 'the pod name fits a DNS label');
   });
 }
@@ -86,4 +95,8 @@ t.test('the hub validates the kind\'s options: typos and wrong types are reporte
   t.ok(errors.some((e) => /^spawner\.image_pull_policy: /.test(e)), 'a bad pull policy');
   t.ok(errors.some((e) => /^spawner\.profile_list\.0\.kubespawner_override\.imag: unknown option; did you mean 'image'\?/.test(e)), 'a typo inside a profile override');
   t.ok(errors.some((e) => /^spawner\.profile_list\.1: .*display_name/.test(e)), 'a profile without a display_name');
+  const ns = check({ enable_user_namespaces: true, user_namespace_template: '{hubnamespace}-{username}', user_namespace_labels: { a: 'b' }, user_namespace_annotations: {}, delete_user_namespace: false });
+  t.match(ns, { ok: true }, 'the user-namespace options are known');
+  const badNs = check({ enable_user_namespace: true, user_namespace_labels: { a: 1 } });
+  t.match(badNs.ok ? [] : badNs.errors, [/^spawner\.enable_user_namespace: unknown option; did you mean 'enable_user_namespaces'\?/, /^spawner\.user_namespace_labels\.a: must be string/], 'and checked');
 });

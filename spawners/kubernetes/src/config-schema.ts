@@ -105,6 +105,14 @@ export const kubernetesConfigSchema: JsonSchema = {
     events_enabled: bool('Watch Kubernetes Events and show them as spawn progress (default true).'),
     delete_pvc: bool('Delete the user\'s PVC when the user or named server is deleted (default false here; KubeSpawner\'s is true).'),
     reflector_relist_seconds: { type: 'number', minimum: 1, description: 'Seconds between forced re-lists of the pod and event caches (default 300).' },
+    enable_user_namespaces: bool('Give each user a namespace of their own, created before their PVC and pod (needs the ClusterRole in deploy/kubernetes/components/user-namespaces; pods and events are then watched cluster-wide).'),
+    user_namespace_template: str(`Name of a user's namespace (default ${DEFAULTS.user_namespace_template}); placeholders as pod_name_template plus {hubnamespace}. Made DNS-safe.`),
+    user_namespace_labels: strMap('More labels of a user namespace, set when it is created (templated).'),
+    user_namespace_annotations: strMap('Annotations of a user namespace, set when it is created (templated).'),
+    delete_user_namespace: bool('Delete the user\'s namespace, and everything in it, when the user is deleted (default false). Only namespaces this hub created are deleted.'),
+    // A function cannot be written in YAML or checked by JSON Schema: any value passes here, and the
+    // hub's config loader sets functions aside before validating (as for authenticator.post_auth_hook).
+    modify_pod_hook: { description: 'A function (in a .js/.ts config) (pod, {userName, serverName, userOptions, namespace}) => pod: changes the pod manifest before it is created.' },
     ...podProperties,
   },
 };

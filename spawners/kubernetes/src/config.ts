@@ -1,3 +1,4 @@
+import type { V1Pod } from '@kubernetes/client-node';
 import type { JsonObject, SpawnerCommonConfig } from '@tshub/plugin-api';
 
 /** Where the Kubernetes API is and who we are to it. Not overridable by profiles. */
@@ -83,11 +84,39 @@ export interface PodOptions {
   delete_grace_period: number;
 }
 
+/** What `modify_pod_hook` is told about the server whose pod it shapes. */
+export interface ModifyPodContext {
+  readonly userName: string;
+  /** '' for the default server. */
+  readonly serverName: string;
+  readonly userOptions: JsonObject;
+  /** The namespace the pod is created in (the user's own with enable_user_namespaces). */
+  readonly namespace: string;
+}
+
+/**
+ * KubeSpawner's modify_pod_hook, from a .js/.ts config: gets a copy of the built manifest and returns
+ * the pod to create (or changes the copy in place and returns nothing).
+ */
+export type ModifyPodHook = (pod: V1Pod, ctx: ModifyPodContext) => V1Pod | undefined | void | Promise<V1Pod | undefined | void>;
+
+/** Per-user namespaces (KubeSpawner's enable_user_namespaces and friends). */
+export interface UserNamespaceConfig {
+  enable_user_namespaces?: boolean;
+  /** Default {hubnamespace}-{username}. */
+  user_namespace_template?: string;
+  user_namespace_labels?: Record<string, string>;
+  user_namespace_annotations?: Record<string, string>;
+  /** Delete the user's namespace (and everything in it) when the user is deleted. Not in KubeSpawner. */
+  delete_user_namespace?: boolean;
+}
+
 /** The `spawner:` options of the kubernetes kind, as written in the config file (all optional). */
-export interface KubeSpawnerConfig extends KubeConnectionConfig, Partial<Omit<PodOptions, 'mem_limit' | 'mem_guarantee'>> {
+export interface KubeSpawnerConfig extends KubeConnectionConfig, UserNamespaceConfig, Partial<Omit<PodOptions, 'mem_limit' | 'mem_guarantee'>> {
   profile_list?: ProfileConfig[];
   events_enabled?: boolean;
   delete_pvc?: boolean;
+  modify_pod_hook?: ModifyPodHook | null;
   /** Seconds between forced re-lists of the watch caches (watches are not trusted to deliver everything). */
   reflector_relist_seconds?: number;
 }
@@ -101,6 +130,7 @@ export const DEFAULTS = {
   delete_grace_period: 1,
   storage_access_modes: ['ReadWriteOnce'],
   storage_mount_path: '/home/jovyan',
+  user_namespace_template: '{hubnamespace}-{username}',
 } as const;
 
 /** Maps that a profile override merges into instead of replacing. */

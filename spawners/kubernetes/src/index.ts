@@ -1,6 +1,7 @@
 /**
  * @tshub/spawner-kubernetes: KubeSpawner. Each user server is a pod (with an optional PVC and Service)
- * in one namespace; one watch per kind (pods, events) keeps a cache that every spawner waits on.
+ * in the hub's namespace or the user's own; one watch per kind (pods, events) keeps a cache that
+ * every spawner waits on.
  */
 import type { SpawnerPlugin } from '@tshub/plugin-api';
 import type { KubeSpawnerConfig } from './config.js';
@@ -19,7 +20,9 @@ export { KubeShared } from './shared.js';
 export { KubeSpawner } from './kube-spawner.js';
 export { kubernetesConfigSchema } from './config-schema.js';
 export { resolvePodOptions, applyOverride, parseByteSize, wantsPvc, DEFAULTS } from './config.js';
-export type { KubeSpawnerConfig, PodOptions, ProfileConfig } from './config.js';
+export type { KubeSpawnerConfig, ModifyPodContext, ModifyPodHook, PodOptions, ProfileConfig, UserNamespaceConfig } from './config.js';
+export { applyPodHook } from './pod-hook.js';
+export { buildNamespace, userNamespaceName, namespacePerServer, HUB_NAMESPACE_LABEL } from './user-namespace.js';
 export { buildPod, podEnv, templateValues, COMPONENT_LABEL, POD_COMPONENT, NOTEBOOK_CONTAINER } from './pod-manifest.js';
 export type { ManifestNames } from './pod-manifest.js';
 export { buildPvc, buildService, serviceHost } from './storage-service-manifests.js';

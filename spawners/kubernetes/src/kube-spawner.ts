@@ -3,18 +3,21 @@ import { HubError, ProgressQueue, SpawnError, type JsonObject, type PollResult, 
 import { applyOverride, resolvePodOptions, wantsPvc, type KubeSpawnerConfig, type PodOptions } from './config.js';
 import { apiStatusOf } from './kube-client.js';
 import { objectName, templateNames } from './names.js';
+import { applyPodHook } from './pod-hook.js';
 import { buildPod, NOTEBOOK_CONTAINER, podEnv, type ManifestNames } from './pod-manifest.js';
 import { eventMessage, eventsFor, pollView, startView } from './pod-status.js';
 import { chosenProfile } from './profiles.js';
 import type { KubeShared } from './shared.js';
 import { buildPvc, buildService, serviceHost } from './storage-service-manifests.js';
+import { buildNamespace, deleteUserNamespace, ensureNamespace, namespacePerServer, userNamespaceName } from './user-namespace.js';
 
 const str = (v: unknown): string | null => (typeof v === 'string' && v ? v : null);
 const isQuota = (message: string) => /exceeded quota/i.test(message);
 
 /**
- * One user server as a pod (KubeSpawner). Waits only on the shared watch caches: after `start` has
- * created its objects it makes no further request until `stop`.
+ * One user server as a pod (KubeSpawner), in the hub's namespace or, with enable_user_namespaces, in
+ * the user's own. Waits only on the shared watch caches: after `start` has created its objects it
+ * makes no further request until `stop`.
  */
 export class KubeSpawner implements Spawner {
   readonly #ctx: SpawnContext<KubeSpawnerConfig, KubeShared>;
@@ -29,8 +32,10 @@ export class KubeSpawner implements Spawner {
     this.#ctx = ctx;
     this.#shared = ctx.shared;
     const s = ctx.state;
-    const namespace = str(s.namespace) ?? ctx.shared.namespace;
-    const names = templateNames(ctx.user.name, ctx.serverName, namespace);
+    const hubNs = ctx.shared.namespace;
+    // The persisted namespace wins: a pod started before the option changed is still found.
+    const namespace = str(s.namespace) ?? (ctx.shared.userNamespaces ? userNamespaceName(ctx.config, hubNs, ctx.user.name, ctx.serverName) : hubNs);
+    const names = templateNames(ctx.user.name, ctx.serverName, namespace, hubNs);
     const base = resolvePodOptions(ctx.config, ctx.common);
     // Names persisted by an earlier start win over the templates, so a changed template orphans nothing.
     this.#names = {
@@ -41,7 +46,7 @@ export class KubeSpawner implements Spawner {
     this.#podUid = str(s.pod_uid) ?? undefined;
     this.#image = str(s.image);
     this.#pvcCreated = str(s.pvc_name) !== null;
-    if (namespace !== ctx.shared.namespace) ctx.log.warn({ namespace, watched: ctx.shared.namespace }, 'this server\'s pod is in a namespace the hub no longer watches');
+    if (namespace !== hubNs && !ctx.shared.userNamespaces) ctx.log.warn({ namespace, watched: hubNs }, 'this server\'s pod is in a namespace the hub no longer watches');
   }
 
   /** The options for this spawn: config, then the run-time image, then the chosen profile. */
@@ -74,9 +79,13 @@ export class KubeSpawner implements Spawner {
     this.#image = o.image;
     // Events already recorded about an earlier pod of the same name are not this spawn's progress.
     const before = new Set(this.#podEvents(undefined).map((e) => e.metadata?.uid));
+    // The hook runs before anything is created: a hook that throws leaves nothing behind.
+    const pod = await applyPodHook(this.#ctx.config.modify_pod_hook, buildPod(o, m, podEnv(this.#ctx.env, o, this.#ctx.servicePrefix)), {
+      userName: m.userName, serverName: m.serverName, userOptions: this.#ctx.userOptions, namespace: m.namespace,
+    });
+    if (this.#shared.userNamespaces && m.namespace !== this.#shared.namespace) await ensureNamespace(this.#shared.core, buildNamespace(this.#ctx.config, m.namespace, m.names), this.#ctx.log);
     if (wantsPvc(o)) await this.#ensurePvc(o);
     signal.throwIfAborted();
-    const pod = buildPod(o, m, podEnv(this.#ctx.env, o, this.#ctx.servicePrefix));
     const created = await this.#createPod(pod, signal);
     this.#podUid = created.metadata?.uid;
     this.#ctx.log.info({ pod: m.podName, namespace: m.namespace, image: o.image }, 'pod created');
@@ -87,7 +96,7 @@ export class KubeSpawner implements Spawner {
     let seen = false;
     try {
       const view = await this.#shared.waitFor(() => {
-        const cached = this.#shared.pods.get(m.podName);
+        const cached = this.#shared.pods.get(m.namespace, m.podName);
         const pod = cached && (!this.#podUid || cached.metadata?.uid === this.#podUid) ? cached : undefined;
         // The create answer can beat the watch event: absent means deleted only once the pod was seen.
         if (!pod && !seen) return undefined;
@@ -97,7 +106,7 @@ export class KubeSpawner implements Spawner {
       }, signal, (obj) => this.#concernsPod(obj));
       if (view.state === 'failed') throw new SpawnError(view.reason, view.message);
       if (view.state !== 'running') throw new Error('unreachable');
-      const port = this.#containerPort(this.#shared.pods.get(m.podName) ?? created) ?? o.port;
+      const port = this.#containerPort(this.#shared.pods.get(m.namespace, m.podName) ?? created) ?? o.port;
       const host = o.services_enabled ? serviceHost(m) : view.podIP.includes(':') ? `[${view.podIP}]` : view.podIP;
       return { url: `http://${host}:${port}` };
     } finally {
@@ -115,7 +124,7 @@ export class KubeSpawner implements Spawner {
   }
 
   #podEvents(uid: string | undefined): CoreV1Event[] {
-    return this.#shared.events ? eventsFor(this.#shared.events.list(), this.#names.podName, uid) : [];
+    return this.#shared.events ? eventsFor(this.#shared.events.list(), this.#names.podName, uid, this.#names.namespace) : [];
   }
 
   /** Turns each new event about the pod into a progress step closing a third of the gap to 90 %. */
@@ -140,8 +149,10 @@ export class KubeSpawner implements Spawner {
 
   /** Whether a changed pod or event is about this server's pod (by name: a new pod reuses it). */
   #concernsPod(obj: KubernetesObject): boolean {
-    const name = this.#names.podName;
-    return obj.metadata?.name === name || (obj as Partial<CoreV1Event>).involvedObject?.name === name;
+    const { podName, namespace } = this.#names;
+    const about = (obj as Partial<CoreV1Event>).involvedObject;
+    const target = about ?? obj.metadata;
+    return target?.name === podName && (!target.namespace || target.namespace === namespace);
   }
 
   async #ensurePvc(o: PodOptions): Promise<void> {
@@ -202,7 +213,7 @@ export class KubeSpawner implements Spawner {
     }
     const limit = AbortSignal.timeout((graceSeconds + 30) * 1000);
     const both = signal ? AbortSignal.any([signal, limit]) : limit;
-    await this.#shared.waitFor(() => (this.#shared.pods.get(m.podName) ? undefined : true), both, (obj) => this.#concernsPod(obj)).catch((err: unknown) => {
+    await this.#shared.waitFor(() => (this.#shared.pods.get(m.namespace, m.podName) ? undefined : true), both, (obj) => this.#concernsPod(obj)).catch((err: unknown) => {
       if (signal?.aborted) throw err;
       this.#ctx.log.warn({ pod: m.podName }, 'the pod was deleted but still shows in the watch cache; moving on');
     });
@@ -214,7 +225,7 @@ export class KubeSpawner implements Spawner {
   }
 
   poll(): Promise<PollResult> {
-    return Promise.resolve(pollView(this.#shared.pods.get(this.#names.podName)));
+    return Promise.resolve(pollView(this.#shared.pods.get(this.#names.namespace, this.#names.podName)));
   }
 
   state(): JsonObject {
@@ -232,16 +243,26 @@ export class KubeSpawner implements Spawner {
     return this.#feed;
   }
 
-  /** Removes the user's PVC, only with `delete_pvc: true`: student work is not deleted by default. */
+  /**
+   * Removes the user's PVC (only with `delete_pvc: true`: student work is not deleted by default) and
+   * the user's namespace (only with `delete_user_namespace: true`). A per-user namespace goes when the
+   * user is deleted (the hub removes the default server only then), not with one named server.
+   */
   async deleteForever(): Promise<void> {
     const m = this.#names;
-    if (!this.#ctx.config.delete_pvc || !m.pvcName) return;
-    if (!this.#pvcCreated && !wantsPvc(resolvePodOptions(this.#ctx.config, this.#ctx.common))) return;
-    try {
-      await this.#shared.core.deleteNamespacedPersistentVolumeClaim({ name: m.pvcName, namespace: m.namespace });
-      this.#ctx.log.info({ pvc: m.pvcName }, 'PVC deleted');
-    } catch (err) {
-      if (apiStatusOf(err)?.code !== 404) throw err;
+    const c = this.#ctx.config;
+    if (c.delete_pvc && m.pvcName && (this.#pvcCreated || wantsPvc(resolvePodOptions(c, this.#ctx.common)))) {
+      try {
+        await this.#shared.core.deleteNamespacedPersistentVolumeClaim({ name: m.pvcName, namespace: m.namespace });
+        this.#ctx.log.info({ pvc: m.pvcName }, 'PVC deleted');
+      } catch (err) {
+        if (apiStatusOf(err)?.code !== 404) throw err;
+      }
+    }
+    const hubNs = this.#shared.namespace;
+    const ownNamespace = m.serverName === '' || namespacePerServer(c, hubNs, m.userName, m.serverName);
+    if (c.delete_user_namespace && this.#shared.userNamespaces && m.namespace !== hubNs && ownNamespace) {
+      await deleteUserNamespace(this.#shared.core, m.namespace, hubNs, this.#ctx.log);
     }
   }
 }

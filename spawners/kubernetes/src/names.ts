@@ -53,11 +53,14 @@ export interface TemplateNames {
   /** dockerspawner-style escapes (`-40` for `@`), for templates written for the older scheme. */
   readonly escaped_username: string;
   readonly escaped_servername: string;
+  /** The namespace of this server's objects (the user's own with enable_user_namespaces). */
   readonly namespace: string;
+  /** The hub's namespace (the `namespace` option), whatever namespace the user's objects are in. */
+  readonly hubnamespace: string;
 }
 
 /** The template values for one user server. */
-export function templateNames(user: string, server: string, namespace: string): TemplateNames {
+export function templateNames(user: string, server: string, namespace: string, hubNamespace = namespace): TemplateNames {
   const username = safeSlug(user);
   const servername = server === '' ? '' : safeSlug(server);
   return {
@@ -69,6 +72,7 @@ export function templateNames(user: string, server: string, namespace: string): 
     escaped_username: escapeUsername(user),
     escaped_servername: escapeUsername(server),
     namespace,
+    hubnamespace: hubNamespace,
   };
 }
 

@@ -17,9 +17,14 @@ function notebookStatus(pod: V1Pod): V1ContainerStatus | undefined {
   return all.find((c) => c.name === NOTEBOOK_CONTAINER) ?? all[0];
 }
 
-/** The events about one pod, oldest first (matched by uid when known, since a new pod may reuse the name). */
-export function eventsFor(events: readonly CoreV1Event[], podName: string, podUid: string | undefined): CoreV1Event[] {
-  return events.filter((e) => e.involvedObject.kind === 'Pod' && e.involvedObject.name === podName && (!podUid || !e.involvedObject.uid || e.involvedObject.uid === podUid));
+/**
+ * The events about one pod, oldest first (matched by uid when known, since a new pod may reuse the
+ * name; and by namespace when given, since a cluster-wide cache may hold pods of the same name).
+ */
+export function eventsFor(events: readonly CoreV1Event[], podName: string, podUid: string | undefined, namespace?: string): CoreV1Event[] {
+  return events.filter((e) => e.involvedObject.kind === 'Pod' && e.involvedObject.name === podName
+    && (!namespace || !e.involvedObject.namespace || e.involvedObject.namespace === namespace)
+    && (!podUid || !e.involvedObject.uid || e.involvedObject.uid === podUid));
 }
 
 /**

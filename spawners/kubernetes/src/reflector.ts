@@ -7,7 +7,7 @@ export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 export interface ReflectorOptions<T extends KubernetesObject> {
   /** For log lines: 'pods', 'events'. */
   readonly kind: string;
-  /** The collection's API path, e.g. /api/v1/namespaces/jhub/pods. */
+  /** The collection's API path: /api/v1/namespaces/jhub/pods, or /api/v1/pods for every namespace. */
   readonly path: string;
   readonly list: () => Promise<{ items: T[]; metadata?: { resourceVersion?: string } }>;
   readonly watch: Watch;
@@ -19,9 +19,11 @@ export interface ReflectorOptions<T extends KubernetesObject> {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+/** Objects are kept by namespace and name: a cluster-wide cache may hold the same name twice. */
+const keyOf = (o: KubernetesObject) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 
 /**
- * A local cache of one kind of object in one namespace, kept by ONE list plus ONE long-lived watch,
+ * A local cache of one kind of object in one namespace (or all of them), kept by ONE list plus ONE long-lived watch,
  * as KubeSpawner's reflector: spawners read it and wait on it instead of asking the API server about
  * their pod. The watch resumes from the last resourceVersion when the server ends it; a 410 Gone (the
  * version is too old) or an error leads to a fresh list, after a back-off doubling from 0.1 s to 30 s.
@@ -45,8 +47,8 @@ export class Reflector<T extends KubernetesObject> {
     this.#loop = this.#run();
   }
 
-  get(name: string): T | undefined {
-    return this.#objects.get(name);
+  get(namespace: string, name: string): T | undefined {
+    return this.#objects.get(`${namespace}/${name}`);
   }
 
   list(): T[] {
@@ -71,16 +73,16 @@ export class Reflector<T extends KubernetesObject> {
 
   async #relist(): Promise<void> {
     const list = await this.#o.list();
-    const fresh = new Map(list.items.map((o) => [o.metadata?.name ?? '', o]));
-    for (const [name, old] of this.#objects) {
-      if (!fresh.has(name)) {
-        this.#objects.delete(name);
+    const fresh = new Map(list.items.map((o) => [keyOf(o), o]));
+    for (const [key, old] of this.#objects) {
+      if (!fresh.has(key)) {
+        this.#objects.delete(key);
         this.#emit('DELETED', old);
       }
     }
-    for (const [name, obj] of fresh) {
-      const had = this.#objects.has(name);
-      this.#objects.set(name, obj);
+    for (const [key, obj] of fresh) {
+      const had = this.#objects.has(key);
+      this.#objects.set(key, obj);
       this.#emit(had ? 'MODIFIED' : 'ADDED', obj);
     }
     this.#resourceVersion = list.metadata?.resourceVersion ?? '';
@@ -144,9 +146,8 @@ export class Reflector<T extends KubernetesObject> {
         const rv = obj.metadata?.resourceVersion;
         if (rv) this.#resourceVersion = rv;
         if (type === 'BOOKMARK') return;
-        const name = obj.metadata?.name ?? '';
-        if (type === 'DELETED') this.#objects.delete(name);
-        else this.#objects.set(name, obj);
+        if (type === 'DELETED') this.#objects.delete(keyOf(obj));
+        else this.#objects.set(keyOf(obj), obj);
         this.#emit(type as WatchEventType, obj);
       };
       this.#o.watch

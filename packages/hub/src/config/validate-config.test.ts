@@ -170,3 +170,14 @@ t.test('local-process fills its own defaults, not the simple kind\'s', async (t)
   t.ok(Array.isArray(r.config.spawner.add_user_cmd));
   t.notOk('home_dir_template' in r.config.spawner);
 });
+
+t.test('spawner.modify_pod_hook: a function from a .js/.ts config reaches the kubernetes kind; anything else is refused', async (t) => {
+  const hook = (pod: unknown) => pod;
+  const ok = check({ spawner: { kind: 'kubernetes', namespace: 'jhub', modify_pod_hook: hook } });
+  t.ok(ok.ok, 'accepted for the kubernetes kind');
+  if (ok.ok) t.equal((ok.config.spawner as Record<string, unknown>).modify_pod_hook, hook, 'the same function, not a copy');
+  const yaml = check({ spawner: { kind: 'kubernetes', modify_pod_hook: 'pod.metadata.labels.x = 1' } });
+  t.match(yaml, { ok: false, errors: [/spawner\.modify_pod_hook: must be a function \(define it in a \.js or \.ts config file\)/] }, 'a string (YAML) is refused');
+  const docker = check({ spawner: { kind: 'docker', modify_pod_hook: hook } });
+  t.match(docker, { ok: false, errors: [/spawner\.modify_pod_hook: unknown option for spawner kind "docker"/] }, 'another kind does not take it');
+});

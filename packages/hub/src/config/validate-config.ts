@@ -12,9 +12,11 @@ export function validateConfig(raw: unknown, registry: Registry): ConfigResult {
   if (raw === null || raw === undefined) raw = {};
   if (typeof raw !== 'object' || Array.isArray(raw)) return { ok: false, errors: ['(top level): the config must be a mapping of sections (hub, authenticator, spawner, proxy)'] };
   const errors: string[] = [];
-  // Functions (post_auth_hook from a .js/.ts config) cannot be cloned or checked by JSON Schema: set aside, put back.
+  // Functions (authenticator.post_auth_hook, spawner.modify_pod_hook from a .js/.ts config) cannot be
+  // cloned or checked by JSON Schema: set aside, put back.
   const top = { ...(raw as Record<string, unknown>) };
   const hook = takeFunction(top, 'authenticator', 'post_auth_hook', errors);
+  const podHook = takeFunction(top, 'spawner', 'modify_pod_hook', errors);
   const input = structuredClone(top) as Record<string, Record<string, unknown> | undefined>;
 
   const pick = <P>(section: 'authenticator' | 'spawner', plugins: ReadonlyMap<string, P>, fallback: string): P | undefined => {
@@ -32,6 +34,9 @@ export function validateConfig(raw: unknown, registry: Registry): ConfigResult {
 
   const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
   const validate = ajv.compile(composeSchema(props(auth), props(spawner)));
+  if (podHook && spawner && !('modify_pod_hook' in props(spawner))) {
+    errors.push(`spawner.modify_pod_hook: unknown option for spawner kind ${JSON.stringify(input.spawner?.kind ?? 'simple')} (only kubernetes has it)`);
+  }
   if (!validate(input)) {
     const all = validate.errors ?? [];
     // A failed union also reports every branch ("must be string", "must be number", ...): keep the union's own error.
@@ -54,6 +59,7 @@ export function validateConfig(raw: unknown, registry: Registry): ConfigResult {
   }
   if (errors.length > 0) return { ok: false, errors: [...new Set(errors)] };
   if (hook) input.authenticator!.post_auth_hook = hook;
+  if (podHook) input.spawner!.modify_pod_hook = podHook;
   return { ok: true, config: input as unknown as TshubConfig };
 }
 
