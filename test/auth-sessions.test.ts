@@ -23,15 +23,15 @@ async function redirectLogin(client: BrowserClient, code: string): Promise<Page>
 }
 
 /**
- * Who the client's login cookie says it is, or the refusal's status and message. A plain GET without
- * Sec-Fetch-* headers (as curl or a navigation sends it, exempt from the xsrf check): Node's fetch
- * always says `Sec-Fetch-Mode: cors`, which the hub's xsrf rules refuse without a token.
+ * Who the client's login cookie says it is, or the refusal's status and message. A GET as a browser
+ * navigation sends it (`Sec-Fetch-Mode: navigate`: exempt from the xsrf and referer checks): Node's
+ * fetch always says `Sec-Fetch-Mode: cors`, which the hub's xsrf rules refuse without a token.
  */
 async function whoami(c: BrowserClient): Promise<string> {
   const url = c.abs('/hub/api/user');
   const cookie = await c.jar.getCookieString(url);
   const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-    get(url, { headers: { cookie } }, (res) => {
+    get(url, { headers: { cookie, 'sec-fetch-mode': 'navigate' } }, (res) => {
       let text = '';
       res.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => resolve({ status: res.statusCode ?? 0, text }));
     }).on('error', reject);

@@ -49,7 +49,7 @@ t.test('cookie-authenticated API calls need the xsrf token; token calls do not',
   const c = new BrowserClient(th.publicUrl);
   await c.submit(await c.get('/hub/login'), '/hub/login?next=%2Fhub%2Fhome', { username: 'alice', password: 'x' });
   const post = await c.request('/hub/api/users/alice/activity', {
-    method: 'POST', headers: { 'content-type': 'application/json', 'sec-fetch-mode': 'cors' }, body: JSON.stringify({ last_activity: new Date().toISOString() }),
+    method: 'POST', headers: { 'content-type': 'application/json', 'sec-fetch-mode': 'cors', referer: c.hubReferer() }, body: JSON.stringify({ last_activity: new Date().toISOString() }),
   });
   t.equal(post.status, 403, 'a cookie POST without X-XSRFToken is refused');
   t.match(JSON.parse(post.text), { status: 403, message: /_xsrf/ });

@@ -15,6 +15,8 @@ export interface Page {
 export class BrowserClient {
   readonly jar = new CookieJar();
   readonly hops: string[] = [];
+  /** The last page get() ended on: what a browser sends as Referer for the calls that page's scripts make. */
+  lastPage: string | null = null;
 
   constructor(readonly origin: string) {}
 
@@ -47,6 +49,7 @@ export class BrowserClient {
         await new Promise((r) => setTimeout(r, 250));
         continue;
       }
+      this.lastPage = page.url;
       return page;
     }
     throw new Error(`too many hops: ${this.hops.slice(-8).join(' -> ')}`);
@@ -78,10 +81,20 @@ export class BrowserClient {
     return token;
   }
 
-  /** A cookie-authenticated hub API call, as the hub's own pages make them (with X-XSRFToken). */
+  /**
+   * A hub page's URL to send as Referer: the last page loaded when it is a hub page, else the hub
+   * home. The hub refuses cookie-authenticated API calls from pages outside /hub/ (check_referer).
+   */
+  hubReferer(): string {
+    const last = this.lastPage ? new URL(this.lastPage) : null;
+    return last && last.origin === new URL(this.origin).origin && last.pathname.startsWith('/hub/') ? last.href : this.abs('/hub/home');
+  }
+
+  /** A cookie-authenticated hub API call, as the hub's own pages make them (X-XSRFToken, Referer of a hub page). */
   async api(path: string, init: RequestInit = {}): Promise<Page> {
     const headers = new Headers(init.headers);
     headers.set('x-xsrftoken', await this.hubXsrf());
+    if (!headers.has('referer')) headers.set('referer', this.hubReferer());
     return this.request(`/hub/api${path}`, { ...init, headers });
   }
 

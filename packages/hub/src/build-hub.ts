@@ -19,6 +19,7 @@ import { ServiceRegistry } from './services/service-registry.js';
 import { ManagedServices } from './services/managed-services.js';
 import { IdentityResolver } from './auth/identity.js';
 import { RequestAuth } from './auth/request-auth.js';
+import { TRUSTED_PROXIES } from './auth/cookies.js';
 import { TokenActivity } from './auth/token-activity.js';
 import { ensureApiTokens } from './auth/config-tokens.js';
 import { createAuthServices } from './auth/auth-services.js';
@@ -170,16 +171,17 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   await syncRoles(db, config.load_roles, config.authenticator.admin_users.map((n) => n.trim().toLowerCase()), log);
   await ensureApiTokens(db, config.hub.api_tokens);
 
-  const secure = urls.publicOrigin.startsWith('https:') || config.hub.bind_url.startsWith('https:');
+  const httpsConfigured = urls.publicOrigin.startsWith('https:') || config.hub.bind_url.startsWith('https:');
   const tokenActivity = new TokenActivity(db, log, config.hub.activity_resolution * 1000, (u) => activityLog.recordActivity(u));
-  const auth = new RequestAuth(db, identities, { hubPrefix: urls.hubPrefix, cookieMaxAgeDays: config.hub.cookie_max_age_days, secure }, tokenActivity, identities.auth.refresher);
+  const auth = new RequestAuth(db, identities, { hubPrefix: urls.hubPrefix, cookieMaxAgeDays: config.hub.cookie_max_age_days, httpsConfigured, publicOrigin: urls.publicOrigin, log }, tokenActivity, identities.auth.refresher);
   const pages = new PageRenderer(ctx, auth);
   const adminSetup = new AdminSetup();
 
   const app = Fastify({
     logger: false,
     bodyLimit: 1024 * 1024,
-    trustProxy: ['127.0.0.1', '::1'],
+    // X-Forwarded-Proto/Host from the proxy on this machine (request origin, Secure cookies, referer check).
+    trustProxy: TRUSTED_PROXIES,
     routerOptions: { ignoreDuplicateSlashes: true, maxParamLength: 1000 },
   });
   await app.register(cookie, { secret: cookieSecret });

@@ -1,9 +1,11 @@
 import type {} from '@fastify/cookie';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
 import { HubError } from '@tshub/plugin-api';
 import type { Database } from '../db/schema.js';
-import { LOGIN_COOKIE, XSRF_COOKIE } from './cookies.js';
+import { missingCredentials } from '../errors.js';
+import { browserProtocol, LOGIN_COOKIE, secureCookie, XSRF_COOKIE } from './cookies.js';
 import type { Identity, IdentityResolver } from './identity.js';
 import { hashSecret, newSecret } from './secrets.js';
 import type { TokenActivity } from './token-activity.js';
@@ -26,7 +28,8 @@ export class RequestAuth {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly identities: IdentityResolver,
-    private readonly opts: { hubPrefix: string; cookieMaxAgeDays: number; secure: boolean },
+    /** `httpsConfigured`: public_url or bind_url is https (cookies are Secure whatever the request); `publicOrigin`: public_url's origin or ''. */
+    private readonly opts: { hubPrefix: string; cookieMaxAgeDays: number; httpsConfigured: boolean; publicOrigin: string; log: Logger },
     private readonly activity?: TokenActivity,
     private readonly refresher?: UserRefresher,
   ) {}
@@ -98,7 +101,7 @@ export class RequestAuth {
     const expires = new Date(Date.now() + this.opts.cookieMaxAgeDays * 86_400_000);
     await this.db.insertInto('sessions').values({ id, user_id: userId, expires_at: expires }).execute();
     reply.setCookie(LOGIN_COOKIE, secret, {
-      signed: true, httpOnly: true, sameSite: 'lax', secure: this.opts.secure, path: this.opts.hubPrefix, expires,
+      signed: true, httpOnly: true, sameSite: 'lax', secure: secureCookie(reply.request, this.opts.httpsConfigured), path: this.opts.hubPrefix, expires,
     });
     return id;
   }
@@ -122,7 +125,8 @@ export class RequestAuth {
     const existing = this.#xsrfFromCookie(req);
     if (existing) return existing;
     const token = newSecret(18);
-    reply.setCookie(XSRF_COOKIE, token, { signed: true, httpOnly: true, sameSite: 'lax', secure: this.opts.secure, path: this.opts.hubPrefix });
+    const secure = secureCookie(req, this.opts.httpsConfigured);
+    reply.setCookie(XSRF_COOKIE, token, { signed: true, httpOnly: true, sameSite: 'lax', secure, path: this.opts.hubPrefix });
     // Make it visible to the rest of this request (the page rendering it).
     (req.cookies as Record<string, string>)[XSRF_COOKIE] = reply.signCookie(token);
     return token;
@@ -143,19 +147,57 @@ export class RequestAuth {
   }
 
   /**
-   * JupyterHub 4.1+ xsrf rules for cookie-authenticated API requests: token requests, HEAD/OPTIONS,
-   * and read-only navigations (Sec-Fetch-Mode navigate or absent, or no-cors) are exempt; everything
-   * else must send X-XSRFToken (or X-CSRFToken, or an `_xsrf` parameter) matching the cookie.
+   * The checks a cookie-authenticated API request must pass (token requests are exempt). First
+   * JupyterHub's check_referer: unless it is a navigation (GET, Sec-Fetch-Mode navigate), the Referer
+   * must be a hub page of this origin; otherwise the cookie does not count (403, as for no login).
+   * Without it any page of the same origin, a user's server under /user/NAME/ included, could drive
+   * the API as whoever visits it. Then JupyterHub 4.1+'s xsrf rules: HEAD/OPTIONS and read-only
+   * navigations (Sec-Fetch-Mode navigate or absent, or no-cors) are exempt; everything else must send
+   * X-XSRFToken (or X-CSRFToken, or an `_xsrf` parameter) matching the cookie.
    */
   checkApiXsrf(req: FastifyRequest, via: 'token' | 'cookie'): void {
     if (via === 'token') return;
     const method = req.method;
-    if (method === 'HEAD' || method === 'OPTIONS') return;
     const mode = req.headers['sec-fetch-mode'];
+    if (!(method === 'GET' && mode === 'navigate') && !this.#fromHubPage(req)) throw missingCredentials();
+    if (method === 'HEAD' || method === 'OPTIONS') return;
     if (method === 'GET' && (mode === undefined || mode === 'navigate' || mode === 'no-cors')) return;
     const header = req.headers['x-xsrftoken'] ?? req.headers['x-csrftoken'];
     const query = (req.query as Record<string, unknown> | undefined)?._xsrf;
     const provided = typeof header === 'string' ? header : typeof query === 'string' ? query : undefined;
     this.checkXsrf(req, provided);
   }
+
+  /**
+   * Whether the Referer is a page under the hub prefix with the scheme, host and port the browser
+   * used: the request's Host, the forwarded host a trusted proxy gave, or public_url. Logs a refusal.
+   */
+  #fromHubPage(req: FastifyRequest): boolean {
+    const referer = req.headers.referer;
+    const host = req.headers.host?.split(',')[0]?.trim();
+    const proto = browserProtocol(req);
+    const origins = new Set([this.opts.publicOrigin, host && originOf(`${proto}://${host}`), req.host && originOf(`${proto}://${req.host}`)].filter(Boolean));
+    const ref = referer ? parseUrl(referer) : null;
+    if (ref && origins.has(ref.origin) && `${ref.pathname}/`.startsWith(this.opts.hubPrefix)) return true;
+    // The path only: a query may carry the _xsrf token.
+    const where = { method: req.method, path: req.url.split('?')[0], referer: referer?.slice(0, 200) ?? null, host: host ?? null, forwardedHost: req.host };
+    this.opts.log.warn(
+      where,
+      referer
+        ? 'refused a cookie-authenticated API request: its Referer is not a hub page of this origin (a user\'s server or another site)'
+        : 'refused a cookie-authenticated API request without a Referer (scripts should use a token)',
+    );
+    return false;
+  }
 }
+
+function parseUrl(text: string): URL | null {
+  try {
+    return new URL(text);
+  } catch {
+    return null;
+  }
+}
+
+/** The normalised origin of an absolute URL (default ports dropped), or '' when it does not parse. */
+const originOf = (url: string): string => parseUrl(url)?.origin ?? '';

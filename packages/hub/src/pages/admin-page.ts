@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HubError } from '@tshub/plugin-api';
+import { secureCookie } from '../auth/cookies.js';
 import { pageUser, type PageEnv } from './page-env.js';
 import { AdminActions, shown, type Actor, type Flash } from './admin-page-actions.js';
 import { ADMIN_PAGE_SIZE, listingFromBack, listingQuery, loadTable, parseListing, type AdminListing } from './admin-page-listing.js';
@@ -31,7 +32,7 @@ export async function adminPage(app: FastifyInstance, env: PageEnv): Promise<voi
   const prefix = hub.urls.hubPrefix;
   const adminUrl = `${prefix}admin`;
   const actions = new AdminActions(hub);
-  const secure = hub.urls.publicOrigin.startsWith('https:') || hub.config.hub.bind_url.startsWith('https:');
+  const httpsConfigured = hub.urls.publicOrigin.startsWith('https:') || hub.config.hub.bind_url.startsWith('https:');
 
   /** The logged-in admin; otherwise a login redirect or a 403 page has been sent (null). */
   const admin = async (req: FastifyRequest, reply: FastifyReply): Promise<Actor | null> => {
@@ -54,6 +55,7 @@ export async function adminPage(app: FastifyInstance, env: PageEnv): Promise<voi
 
   const setFlash = (reply: FastifyReply, flash: Flash) => {
     const value = JSON.stringify({ kind: flash.kind, text: flash.text.slice(0, 600) });
+    const secure = secureCookie(reply.request, httpsConfigured);
     reply.setCookie(FLASH_COOKIE, value, { signed: true, httpOnly: true, sameSite: 'lax', secure, path: adminUrl, maxAge: 300 });
   };
 

@@ -4,6 +4,7 @@ import type { AuthServices } from '../auth/auth-services.js';
 import type { UserRow } from '../db/schema.js';
 import { safeNext } from './safe-next.js';
 import type { PageEnv } from './page-env.js';
+import { browserProtocol } from '../auth/cookies.js';
 
 /** The login machinery; buildHub always attaches it. */
 export function authServices(env: PageEnv): AuthServices {
@@ -24,7 +25,8 @@ export function afterLogin(env: PageEnv, next: unknown): string {
  */
 export function requestOrigin(env: PageEnv, req: FastifyRequest): string {
   if (env.hub.urls.publicOrigin) return env.hub.urls.publicOrigin;
-  return `${req.protocol}://${req.host}`;
+  // The browser's scheme, from the proxy's X-Forwarded-Proto (configurable-http-proxy appends its own hop).
+  return `${browserProtocol(req)}://${req.host}`;
 }
 
 /** A 429 page for a throttled login, with Retry-After. */

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HubError, type JsonObject } from '@tshub/plugin-api';
 import { runLogin, type LoginOutcome } from '../auth/login-flow.js';
 import { LoginRateLimiter } from '../auth/login-rate-limit.js';
+import { secureCookie } from '../auth/cookies.js';
 import { safeNext } from './safe-next.js';
 import { authServices, finishLogin, requestOrigin, tooManyAttempts } from './login-common.js';
 import type { PageEnv } from './page-env.js';
@@ -9,6 +10,8 @@ import type { PageEnv } from './page-env.js';
 /** What the hub keeps between oauth_login and oauth_callback (signed cookie; the plugin owns `pending`). */
 const PENDING_COOKIE = 'tshub-login-pending';
 const PENDING_SECONDS = 600;
+/** How much of a provider's error and error_description the error page shows (anyone can craft the link). */
+const MAX_DETAIL = 300;
 
 interface Pending {
   pending: JsonObject;
@@ -30,8 +33,7 @@ export async function redirectLoginPages(app: FastifyInstance, env: PageEnv): Pr
   const authenticator = hub.authenticator;
   if (authenticator.loginKind !== 'redirect' || typeof authenticator.loginRedirect !== 'function') return;
   const loginRedirect = authenticator.loginRedirect.bind(authenticator);
-  const secure = hub.urls.publicOrigin.startsWith('https:') || hub.config.hub.bind_url.startsWith('https:');
-  const cookieOpts = { signed: true, httpOnly: true, sameSite: 'lax' as const, secure, path: prefix };
+  const httpsConfigured = hub.urls.publicOrigin.startsWith('https:') || hub.config.hub.bind_url.startsWith('https:');
 
   const retryLink = (next: string) => [{ href: `${prefix}oauth_login${next ? `?next=${encodeURIComponent(next)}` : ''}`, text: 'Try again' }];
   const refuse = (req: FastifyRequest, reply: FastifyReply, status: number, message: string, next: string) =>
@@ -51,7 +53,9 @@ export async function redirectLoginPages(app: FastifyInstance, env: PageEnv): Pr
     }
     // A very long next would push the cookie past the browser's 4 KB limit and break the login.
     const saved: Pending = { pending: target.pending, next: next.length <= 1024 ? next : '', t: Date.now() };
-    reply.setCookie(PENDING_COOKIE, JSON.stringify(saved), { ...cookieOpts, maxAge: PENDING_SECONDS });
+    reply.setCookie(PENDING_COOKIE, JSON.stringify(saved), {
+      signed: true, httpOnly: true, sameSite: 'lax', secure: secureCookie(req, httpsConfigured), path: prefix, maxAge: PENDING_SECONDS,
+    });
     return reply.redirect(target.url, 302);
   });
 
@@ -65,11 +69,11 @@ export async function redirectLoginPages(app: FastifyInstance, env: PageEnv): Pr
     const wait = services.limiter.retryAfter(addressKeys);
     if (wait) return tooManyAttempts(env, req, reply, wait);
 
-    const providerError = str(query.error);
+    const providerError = str(query.error)?.slice(0, MAX_DETAIL);
     // Provider errors, state mismatches and missing cookies guess nothing, so they are not counted:
     // counting them would let any web page lock people out with a few <img> tags.
     if (providerError) {
-      const detail = str(query.error_description);
+      const detail = str(query.error_description)?.slice(0, MAX_DETAIL);
       hub.log.info({ error: providerError, ip: req.ip }, 'the identity provider refused the sign-in');
       const message = providerError === 'access_denied'
         ? `Sign-in was cancelled or refused at the identity provider${detail ? `: ${detail}` : '.'}`
