@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap';
-import { BrowserClient } from './support/browser-client.js';
+import { BrowserClient, type Page } from './support/browser-client.js';
 import { hasSingleuser, need } from './support/requirements.js';
 import { startTestHub, type TestHub } from './support/test-hub.js';
 
@@ -53,6 +53,19 @@ async function sharesHub(t: Test) {
       ],
     },
   });
+}
+
+/**
+ * Opens someone else's server: the hub first asks the visitor to authorize it (JupyterHub's
+ * needs_oauth_confirm); this confirms and follows on to the server. Returns the confirmation page
+ * and where the browser ended.
+ */
+async function openOthersServer(browser: BrowserClient, path: string): Promise<{ confirm: Page; page: Page }> {
+  const confirm = await browser.get(path);
+  const unescape = (v: string) => v.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  const fields: Record<string, string> = {};
+  for (const m of confirm.text.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) if (m[1] !== '_xsrf') fields[m[1]!] = unescape(m[2]!);
+  return { confirm, page: await browser.submit(confirm, '/hub/api/oauth2/authorize', fields) };
 }
 
 async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> {
@@ -124,7 +137,8 @@ t.test('shares: grant, list, revoke, and what the grantee can reach through the 
 
   const bobBrowser = new BrowserClient(th.publicUrl);
   await bobBrowser.login('bob');
-  const opened = await bobBrowser.get('/user/alice/');
+  const { confirm: bobConfirm, page: opened } = await openOthersServer(bobBrowser, '/user/alice/');
+  t.match(bobConfirm.text, /The server <strong>alice\/<\/strong> of <strong>alice<\/strong> would like to know your identity/, 'bob is asked to authorize alice\'s server first');
   t.equal(opened.status, 200, `bob opens alice's server through the OAuth handshake (${bobBrowser.hops.slice(-4).join(' | ')})`);
   t.match(bobBrowser.hops.join(' | '), /\/hub\/api\/oauth2\/authorize/, 'the hub authorized him');
   const status = await bobBrowser.request('/user/alice/api/status');
@@ -252,7 +266,8 @@ t.test('share codes: create, list, accept through /hub/accept-share, expire, rev
   });
   t.equal(accepting.status, 303, 'accepting answers with a redirect');
   t.equal(accepting.headers.get('location'), '/user/alice/', 'to alice\'s server');
-  const accepted = await carolBrowser.get('/user/alice/');
+  const { confirm: carolConfirm, page: accepted } = await openOthersServer(carolBrowser, '/user/alice/');
+  t.equal(new URL(carolConfirm.url).pathname, '/hub/api/oauth2/authorize', 'the server asks carol to authorize it, as for any server not her own');
   t.equal(accepted.status, 200, `carol lands in alice's server (${carolBrowser.hops.slice(-4).join(' | ')})`);
   const status = await carolBrowser.request('/user/alice/api/status');
   t.equal(status.status, 200, 'carol reaches /user/alice/api/status');

@@ -18,8 +18,8 @@ function authorizeFields(q: AuthorizeQuery): Array<{ name: string; value: string
 
 /**
  * The OAuth2 provider that single-user servers and services log visitors in through:
- * `/hub/api/oauth2/authorize` (code grant, cookie-authenticated; services may show a confirmation
- * page whose form POSTs back here) and `/hub/api/oauth2/token`.
+ * `/hub/api/oauth2/authorize` (code grant, cookie-authenticated; services and other users' servers
+ * may show a confirmation page whose form POSTs back here) and `/hub/api/oauth2/token`.
  */
 export async function oauthRoutes(app: FastifyInstance, env: ApiEnv & { pages: PageRenderer }): Promise<void> {
   const { hub, auth, pages } = env;
@@ -68,12 +68,17 @@ export async function oauthRoutes(app: FastifyInstance, env: ApiEnv & { pages: P
     const scopes = [...intersectScopes(client.allowed_scopes, who.identity.scopeSet)];
     // access:servers!server=u/s is held through access:servers!user=u; keep the exact filter.
     for (const s of access) if (!scopes.includes(s)) scopes.push(s);
-    if (service && !confirmed && !service.oauth_no_confirm && !(await alreadyAuthorized(who.identity.userId, client.identifier, scopes))) {
+    // JupyterHub's needs_oauth_confirm: a service asks unless it is oauth_no_confirm; a server asks
+    // unless it is the visitor's own (an admin or a share recipient opening someone else's server
+    // hands that owner's code a token of theirs); nobody is asked twice for the same scopes.
+    const owner = client.spawner_id === null ? undefined : await serverOwner(client.spawner_id);
+    const trusted = service ? service.oauth_no_confirm : owner?.userId === who.identity.userId;
+    if (!confirmed && !trusted && !(await alreadyAuthorized(who.identity.userId, client.identifier, scopes))) {
       // A consent page must never be framed (clickjacking); its styles are inline.
       reply.header('Content-Security-Policy', "frame-ancestors 'none'; default-src 'none'; style-src 'unsafe-inline'; img-src data:");
       reply.header('X-Frame-Options', 'DENY');
       return pages.page(req, reply, 'oauth.html', {
-        service_name: service.name,
+        ...(service ? { service_name: service.name } : owner ? { server_owner: owner.user, server_label: `${owner.user}/${owner.server}` } : { service_name: client.description || client.identifier }),
         client_description: client.description,
         scope_descriptions: scopes.filter((s) => !s.startsWith('access:')).sort(),
         fields: authorizeFields(q),
@@ -86,6 +91,15 @@ export async function oauthRoutes(app: FastifyInstance, env: ApiEnv & { pages: P
     }).execute();
     return back({ code });
   };
+
+  /** Who owns the server an OAuth client belongs to. */
+  const serverOwner = (spawnerId: number) =>
+    db
+      .selectFrom('spawners')
+      .innerJoin('users', 'users.id', 'spawners.user_id')
+      .select(['users.id as userId', 'users.name as user', 'spawners.name as server'])
+      .where('spawners.id', '=', spawnerId)
+      .executeTakeFirst();
 
   /** Whether the user holds a live OAuth token from this client with at least these scopes. */
   const alreadyAuthorized = async (userId: number, clientId: string, scopes: readonly string[]) => {

@@ -7,6 +7,8 @@ const REASONS: Record<number, string> = {
   429: 'Too Many Requests', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable',
 };
 
+const FRAME_ANCESTORS = "frame-ancestors 'self'";
+
 /** Renders pages with the variables every template uses (user, xsrf, prefixes, announcement). */
 export class PageRenderer {
   constructor(
@@ -27,6 +29,10 @@ export class PageRenderer {
       accounts: Boolean(this.hub.authenticator.accounts),
       ...vars,
     });
+    // Only the hub itself may frame its pages (clickjacking), as JupyterHub's default CSP says. A page
+    // with its own policy (the OAuth consent page: frame-ancestors 'none') keeps it. No report-uri:
+    // the hub has no CSP report endpoint, so browsers would only collect 404s.
+    if (!reply.getHeader('content-security-policy')) reply.header('Content-Security-Policy', FRAME_ANCESTORS);
     return reply.code(status).type('text/html; charset=utf-8').header('Cache-Control', 'no-store').send(html);
   }
 

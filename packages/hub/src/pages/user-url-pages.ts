@@ -14,6 +14,7 @@ const REDIRECT_LIMIT = 4;
 export async function userUrlPages(app: FastifyInstance, env: PageEnv): Promise<void> {
   const { hub, pages } = env;
   const { hubPrefix: prefix, baseUrl } = hub.urls;
+  const prefixDepth = segments(prefix).length;
 
   app.get(prefix, async (req, reply) => {
     if (hub.config.hub.default_url) return reply.redirect(hub.config.hub.default_url);
@@ -47,7 +48,7 @@ export async function userUrlPages(app: FastifyInstance, env: PageEnv): Promise<
     if (!who) return reply;
     const qs = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '';
     const server = hub.config.hub.default_server_name;
-    const dest = `${baseUrl}user/${urlEscapePath(who.identity.name)}/${server ? urlEscapePath(server) + '/' : ''}${req.params['*']}${qs}`;
+    const dest = `${baseUrl}user/${urlEscapePath(who.identity.name)}/${server ? urlEscapePath(server) + '/' : ''}${rawTail(req.url, prefixDepth + 1)}${qs}`;
     return reply.redirect(`${prefix}spawn/${urlEscapePath(who.identity.name)}${server ? '/' + urlEscapePath(server) : ''}?next=${encodeURIComponent(dest)}`);
   });
 
@@ -56,6 +57,9 @@ export async function userUrlPages(app: FastifyInstance, env: PageEnv): Promise<
     if (!who) return reply;
     const name = req.params.user;
     const rest = req.params['*'] ?? '';
+    // Redirects carry the path as the request spelled it (`a%3Fb` stays one segment, `%0A` stays
+    // escaped instead of breaking the Location header); `rest` is decoded, for looking things up.
+    const rawRest = rawTail(req.url, prefixDepth + 2);
     const user = await findUser(hub.db, name);
     let server = '';
     if (user && hub.config.hub.allow_named_servers) {
@@ -76,13 +80,13 @@ export async function userUrlPages(app: FastifyInstance, env: PageEnv): Promise<
         return pages.error(req, reply, 500, 'Redirect loop detected: the proxy does not route to your running server. An administrator should check the proxy.', [{ href: `${prefix}home`, text: 'Home' }]);
       }
       url.searchParams.set('redirects', String(redirects + 1));
-      const target = `${baseUrl}user/${urlEscapePath(name)}/${rest}`;
+      const target = `${baseUrl}user/${urlEscapePath(name)}/${rawRest}`;
       await new Promise((r) => setTimeout(r, redirects * 250));
       return reply.redirect(target + url.search);
     }
     if (rt?.pending === 'spawn' || rt?.phase === 'failed') {
       url.searchParams.delete('redirects');
-      const next = `${baseUrl}user/${urlEscapePath(name)}/${rest}${url.search}`;
+      const next = `${baseUrl}user/${urlEscapePath(name)}/${rawRest}${url.search}`;
       return reply.code(303).redirect(`${prefix}spawn-pending/${urlEscapePath(name)}${server ? '/' + urlEscapePath(server) : ''}?next=${encodeURIComponent(next)}`, 303);
     }
     const wantsJson = req.method !== 'GET' || (req.headers.accept ?? '').includes('application/json') || /(^|\/)api(\/|$)/.test(rest);
@@ -93,7 +97,7 @@ export async function userUrlPages(app: FastifyInstance, env: PageEnv): Promise<
       });
     }
     return pages.page(req, reply, 'not-running.html', {
-      user_name: name, server_name: server, spawn_url: `${spawnUrl}?next=${encodeURIComponent(serverPath + rest)}`,
+      user_name: name, server_name: server, spawn_url: `${spawnUrl}?next=${encodeURIComponent(`${baseUrl}user/${urlEscapePath(name)}/${rawRest}`)}`,
       failed_message: null, implicit_spawn_seconds: hub.config.hub.implicit_spawn_seconds,
     }, 424);
   };
@@ -109,4 +113,22 @@ export async function userUrlPages(app: FastifyInstance, env: PageEnv): Promise<
   app.get(baseUrl, prefixRedirect);
   if (baseUrl !== '/') app.get('/', async (_req, reply) => reply.redirect(baseUrl));
   app.get(`${baseUrl}*`, prefixRedirect);
+}
+
+const segments = (path: string) => path.split('/').filter(Boolean);
+
+/**
+ * The raw path of `url` after its first `skip` non-empty segments (duplicate slashes count as one,
+ * as the router ignores them), without the query, escapes kept as sent. Node's parser already
+ * refuses raw controls, spaces and non-ASCII in a request line; should one get through, it is
+ * percent-encoded rather than allowed to break the Location header.
+ */
+function rawTail(url: string, skip: number): string {
+  const parts = url.split('?')[0]!.split('/');
+  let i = 0;
+  for (let seen = 0; i < parts.length && seen < skip; i++) if (parts[i]) seen++;
+  return parts
+    .slice(i)
+    .join('/')
+    .replace(/[^\x21-\x7e]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'));
 }
