@@ -72,6 +72,14 @@ t.test('security review r1, findings 3-6', async (t) => {
     const nul = await alice.request('/hub/user/alice/%00');
     t.ok(nul.status >= 400 && nul.status < 500, `a NUL in the path is the visitor's error (${nul.status}), not a 500`);
 
+    // A broken escape never reaches a route: fastify refuses it, in the hub's shapes (at the hub itself;
+    // configurable-http-proxy fails on such paths before the hub sees them, as it does for JupyterHub).
+    const badPage = await fetch(`${th.hubUrl}/hub/user/alice/%C3`);
+    t.equal(badPage.status, 400, 'a path with a broken escape is a 400');
+    t.match(await badPage.text(), /Malformed URL/);
+    const badApi = await fetch(`${th.hubUrl}/hub/api/users/%C3`);
+    t.same([badApi.status, await badApi.json()], [400, { status: 400, message: 'Malformed URL: the path has an invalid escape sequence.' }], 'the API answers JupyterHub-shaped JSON');
+
     const redirect = await alice.request('/hub/user-redirect/a%3Fb/%0Ax?y=1');
     t.equal(redirect.status, 302);
     const next = new URL(redirect.headers.get('location') ?? '', th.publicUrl).searchParams.get('next');
@@ -152,6 +160,14 @@ t.test('security review r1, findings 3-6', async (t) => {
       const adminVisit = await root.get('/user/alice-x/');
       t.equal(new URL(adminVisit.url).pathname, '/hub/api/oauth2/authorize', 'an admin opening a user\'s server is asked too');
       t.match(adminVisit.text, /The server <strong>alice-x\/<\/strong> of <strong>alice-x<\/strong>/);
+    });
+
+    await t.test('logout drops the cookie of a server whose client id carries the suffix', async (t) => {
+      const out = await a.request('/hub/logout');
+      const cleared = out.headers.getSetCookie().filter((c) => c.startsWith(`${clients[1]!.identifier}=;`));
+      t.equal(cleared.length, 1, `the ${clients[1]!.identifier} cookie is cleared`);
+      t.match(cleared[0], /Path=\/user\/alice\/x\//, 'on the server x path');
+      t.not((await a.request('/user/alice/x/api/status')).status, 200, 'and the server no longer lets her in without a new login');
     });
 
     await t.test('stopping one server leaves the other\'s OAuth client alone', async (t) => {

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import { pino, type Logger } from 'pino';
@@ -183,6 +183,14 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
     // X-Forwarded-Proto/Host from the proxy on this machine (request origin, Secure cookies, referer check).
     trustProxy: TRUSTED_PROXIES,
     routerOptions: { ignoreDuplicateSlashes: true, maxParamLength: 1000 },
+    // A path fastify cannot decode (`/hub/user/alice/%C3`) is the visitor's error, in the hub's shapes.
+    frameworkErrors: (err, req, raw) => {
+      const reply = raw as unknown as FastifyReply;
+      const status = typeof err.statusCode === 'number' && err.statusCode < 500 ? err.statusCode : 400;
+      const message = err.code === 'FST_ERR_BAD_URL' ? 'Malformed URL: the path has an invalid escape sequence.' : 'Bad request.';
+      if (req.url.startsWith(`${urls.hubPrefix}api`)) return void reply.code(status).type('application/json').send({ status, message });
+      void pages.error(req as unknown as FastifyRequest, reply, status, message).catch(() => reply.code(status).type('text/plain').send(message));
+    },
   });
   await app.register(cookie, { secret: cookieSecret });
   await app.register(formbody, { bodyLimit: 64 * 1024 });

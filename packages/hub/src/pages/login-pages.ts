@@ -92,9 +92,13 @@ export async function loginPages(app: FastifyInstance, env: PageEnv): Promise<vo
     if (who) {
       // The browser also drops its cookies for the user's servers, so an open server tab is logged
       // out too instead of riding on the server's five-minute cache of the hub's answer.
-      const names = await hub.db.selectFrom('spawners').select('name').where('user_id', '=', who.identity.userId).execute();
-      for (const { name } of names.length ? names : [{ name: '' }]) {
-        reply.clearCookie(serverClientId(who.identity.name, name), { path: userServerPath(hub.urls.baseUrl, who.identity.name, name) });
+      // The cookie is named after the server's OAuth client id (suffixed when two ids would clash).
+      const servers = await hub.db.selectFrom('spawners')
+        .leftJoin('oauth_clients', 'oauth_clients.spawner_id', 'spawners.id')
+        .select(['spawners.name as name', 'oauth_clients.identifier as clientId'])
+        .where('spawners.user_id', '=', who.identity.userId).execute();
+      for (const { name, clientId } of servers.length ? servers : [{ name: '', clientId: null }]) {
+        reply.clearCookie(clientId ?? serverClientId(who.identity.name, name), { path: userServerPath(hub.urls.baseUrl, who.identity.name, name) });
       }
     }
     // Single logout at the provider (CAS, OIDC end_session), when the authenticator has one.

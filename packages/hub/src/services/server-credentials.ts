@@ -66,9 +66,8 @@ export async function issueServerCredentials(
  * Deletes a server's API token, its OAuth client and every OAuth token and code issued through that
  * client, so visitors of a stopped server must log in again (JupyterHub does the same). The client
  * is found by its spawner, never by the id alone: an id can be another server's (see issueServerCredentials).
- * `_clientId` is ignored; callers that still pass serverClientId(...) keep compiling.
  */
-export async function revokeServerCredentials(db: Kysely<Database>, spawnerId: number, _clientId?: string): Promise<void> {
+export async function revokeServerCredentials(db: Kysely<Database>, spawnerId: number): Promise<void> {
   const clients = await db.selectFrom('oauth_clients').select('identifier').where('spawner_id', '=', spawnerId).execute();
   const ids = clients.map((c) => c.identifier);
   await db.deleteFrom('api_tokens').where((eb) => (ids.length ? eb.or([eb('spawner_id', '=', spawnerId), eb('client_id', 'in', ids)]) : eb('spawner_id', '=', spawnerId))).execute();

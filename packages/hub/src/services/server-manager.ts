@@ -9,7 +9,7 @@ import type { HubUrls } from '../hub-context.js';
 import { userServerPath } from '../url-escape.js';
 import type { RouteManager, RouteSource } from './route-manager.js';
 import { ServerRuntime } from './server-runtime.js';
-import { revokeServerCredentials, serverClientId } from './server-credentials.js';
+import { revokeServerCredentials } from './server-credentials.js';
 import { runSpawn } from './run-spawn.js';
 import { parseByteSize } from './spawn-env.js';
 import { waitForHttp } from './wait-for-http.js';
@@ -247,7 +247,7 @@ export class ServerManager implements RouteSource {
   /** Clears a server's row and credentials and drops its runtime (not a failed one's record). */
   async #forget(rt: ServerRuntime, opts: { keepRuntime?: boolean } = {}): Promise<void> {
     const k = key(rt.userId, rt.serverName);
-    await revokeServerCredentials(this.deps.db, rt.spawnerId, serverClientId(rt.userName, rt.serverName));
+    await revokeServerCredentials(this.deps.db, rt.spawnerId);
     await markSpawnerStopped(this.deps.db, rt.spawnerId);
     this.deps.identities.invalidate();
     if (!opts.keepRuntime && this.#runtimes.get(k) === rt && rt.phase !== 'failed') this.#runtimes.delete(k);
