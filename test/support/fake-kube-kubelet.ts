@@ -27,6 +27,8 @@ export class FakeKubelet {
   readonly #o: KubeletOptions;
   readonly #containers = new Map<string, Container>();
   readonly #timers = new Set<NodeJS.Timeout>();
+  /** Ports handed out: a port freed by freePort() can come back to a concurrent caller. */
+  readonly #ports = new Set<number>();
 
   constructor(store: FakeKubeStore, opts: KubeletOptions) {
     this.#store = store;
@@ -40,7 +42,9 @@ export class FakeKubelet {
   async admit(pod: Obj): Promise<void> {
     const c = pod.spec?.containers?.[0];
     if (!c) return;
-    const port = await freePort();
+    let port = await freePort();
+    while (this.#ports.has(port)) port = await freePort();
+    this.#ports.add(port);
     c.ports = [{ ...(c.ports?.[0] ?? { name: 'notebook-port', protocol: 'TCP' }), containerPort: port }];
     for (const e of c.env ?? []) {
       if (e.name === 'JUPYTERHUB_SERVICE_URL') {

@@ -25,3 +25,4 @@ export { formatTemplate, escapeUsername } from './template.js';
 export { ProgressQueue } from './progress-queue.js';
 export { lookupSystemAccount, parsePasswdLine, isValidUnixName, UNIX_NAME } from './system-account.js';
 export type { SystemAccount } from './system-account.js';
+export { findFreePort, reservePort, releasePort } from './ports.js';

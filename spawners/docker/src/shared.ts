@@ -1,8 +1,7 @@
 /** The hub-lifetime half of the docker kinds: one Docker client, the image choice, pre-pull, ports. */
-import net from 'node:net';
 import path from 'node:path';
 import type Docker from 'dockerode';
-import { formatTemplate, HubError, type JsonObject, type PluginLogger, type PrePullProgress, type SpawnerCommonConfig, type SpawnerShared, type SpawnUser } from '@tshub/plugin-api';
+import { formatTemplate, HubError, releasePort, reservePort, type JsonObject, type PluginLogger, type PrePullProgress, type SpawnerCommonConfig, type SpawnerShared, type SpawnUser } from '@tshub/plugin-api';
 import { resolveSettings, type DockerSettings, type DockerSpawnerConfig } from './config.js';
 import { isValidContainerName, templateFields } from './create-options.js';
 import { ensureImage, imagePresent } from './image-pull.js';
@@ -31,18 +30,8 @@ export function configProblems(s: DockerSettings, common: SpawnerCommonConfig): 
   return out;
 }
 
-/** A port free on 127.0.0.1 now (the OS picks it). */
-function osFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no free port'))));
-    });
-  });
-}
+/** A day: released at stop; a hub restart starts with nothing held anyway. */
+const HOLD_UNTIL_STOP_MS = 24 * 3600 * 1000;
 
 export class DockerShared implements SpawnerShared {
   readonly docker: Docker;
@@ -50,7 +39,6 @@ export class DockerShared implements SpawnerShared {
   readonly log: PluginLogger;
   #imageOverride: string | null = null;
   /** Ports handed to spawns still starting, so two concurrent host-network spawns never share one. */
-  readonly #reserved = new Set<number>();
 
   constructor(docker: Docker, settings: DockerSettings, log: PluginLogger) {
     this.docker = docker;
@@ -118,18 +106,13 @@ export class DockerShared implements SpawnerShared {
     return typeof userOptions.image === 'string' && userOptions.image ? userOptions.image : this.defaultImage;
   }
 
-  async reservePort(): Promise<number> {
-    for (;;) {
-      const port = await osFreePort();
-      if (!this.#reserved.has(port)) {
-        this.#reserved.add(port);
-        return port;
-      }
-    }
+  /** A port for a container on the host network, held until its server stops (shared with every kind in the hub). */
+  reservePort(): Promise<number> {
+    return reservePort('127.0.0.1', HOLD_UNTIL_STOP_MS);
   }
 
   releasePort(port: number): void {
-    this.#reserved.delete(port);
+    releasePort(port);
   }
 
   async prePull(onProgress: (e: PrePullProgress) => void, signal?: AbortSignal): Promise<{ image: string; ok: boolean; message: string }[]> {

@@ -5,10 +5,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import os from 'node:os';
-import { SpawnError } from '@tshub/plugin-api';
+import { reservePort, SpawnError } from '@tshub/plugin-api';
 import type { JsonObject, PollResult, SpawnContext, Spawner } from '@tshub/plugin-api';
 import { defaultLogDir, stopTimeouts, type ProcessSpawnerConfig, type StopTimeouts } from './config.js';
-import { findFreePort } from './free-port.js';
 import { logFilePath, openLogFile, readLogTail } from './log-file.js';
 import { processStartTime, processStatus, stopProcessGroup, type ProcessIdentity, type StopStep } from './process-control.js';
 import { bindIp, buildServerEnv, serverUrl, serviceUrl } from './server-env.js';
@@ -117,7 +116,7 @@ export class LocalProcessServer<C extends ProcessSpawnerConfig> implements Spawn
     this.exited = null;
     this.exitSeen = null;
     const ip = bindIp(this.ctx.common.ip);
-    const port = this.ctx.common.port > 0 ? this.ctx.common.port : await findFreePort(ip);
+    const port = this.ctx.common.port > 0 ? this.ctx.common.port : await reservePort(ip);
     const plan = await this.planLaunch(this.ctx, signal);
     signal.throwIfAborted();
     const cwdStat = await stat(plan.cwd).catch(() => null);

@@ -7,7 +7,7 @@ import type tap from 'tap';
 import { escapeUsername, SpawnError } from '@tshub/plugin-api';
 import type { JsonObject, Spawner, SpawnerCommonConfig } from '@tshub/plugin-api';
 import type { SimpleSpawnerConfig } from './config.js';
-import { findFreePort } from './free-port.js';
+import { findFreePort } from '@tshub/plugin-api';
 import { LocalProcessServer } from './local-process-server.js';
 import { simpleSpawner } from './simple-spawner.js';
 import { makeSpawnContext, recordingLogger } from './spawn-context-fixture.js';

@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import net from 'node:net';
-import { ProgressQueue, SpawnError, type JsonObject, type PollResult, type ProgressEvent, type SpawnContext, type Spawner } from '@tshub/plugin-api';
+import { ProgressQueue, reservePort, SpawnError, type JsonObject, type PollResult, type ProgressEvent, type SpawnContext, type Spawner } from '@tshub/plugin-api';
 import { DEFAULTS, type SwarmConfig } from './config.js';
 import { serviceName, templateValues } from './names.js';
 import { buildMounts, buildServiceSpec, notebookDir, serverLabels } from './service-spec.js';
@@ -71,7 +70,7 @@ export class SwarmSpawner implements Spawner {
     // A service left by a hub that crashed mid-spawn would make the create fail with "name conflicts".
     await this.#removeService(name, true);
     const bindIp = common.ip || '127.0.0.1';
-    const port = common.port || (await freePort(isWildcard(bindIp) ? '127.0.0.1' : bindIp));
+    const port = common.port || (await reservePort(isWildcard(bindIp) ? '127.0.0.1' : bindIp));
     const env = { ...this.#ctx.env, JUPYTERHUB_SERVICE_URL: `http://${urlHost(bindIp)}:${port}${servicePrefix}`, JUPYTER_IMAGE_SPEC: image, JUPYTER_IMAGE: image };
     const spec = buildServiceSpec({ name, image, user: this.#ctx.user.name, server: this.#ctx.serverName, port, env, config, common, values });
     // Known before the create, so a stop after an aborted create can still find it by name.
@@ -201,16 +200,3 @@ export class SwarmSpawner implements Spawner {
   }
 }
 
-/** A free TCP port on `ip` (the kernel picks one; the same race as JupyterHub's random_port). */
-function freePort(ip: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen({ host: ip, port: 0, exclusive: true }, () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => (port ? resolve(port) : reject(new Error(`no free port on ${ip}`))));
-    });
-  });
-}
