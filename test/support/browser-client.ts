@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { CookieJar } from 'tough-cookie';
 
 export interface Page {
@@ -18,7 +19,12 @@ export class BrowserClient {
   /** The last page get() ended on: what a browser sends as Referer for the calls that page's scripts make. */
   lastPage: string | null = null;
 
-  constructor(readonly origin: string) {}
+  /**
+   * `connectTo`: connect every request to this address instead of resolving the URL's host, sending
+   * that host in the Host header, as a browser with wildcard DNS would (Node's resolver does not map
+   * `*.localhost` to loopback here, and fetch ignores a Host header). Cookies still follow the URL's host.
+   */
+  constructor(readonly origin: string, readonly opts: { connectTo?: string } = {}) {}
 
   abs(url: string): string {
     return new URL(url, this.origin).href;
@@ -29,6 +35,11 @@ export class BrowserClient {
     const headers = new Headers(init.headers);
     const cookie = await this.jar.getCookieString(href);
     if (cookie) headers.set('cookie', cookie);
+    if (this.opts.connectTo) {
+      const page = await requestVia(this.opts.connectTo, href, init.method ?? 'GET', headers, init.body);
+      for (const c of page.headers.getSetCookie()) await this.jar.setCookie(c, href, { ignoreError: true });
+      return page;
+    }
     const res = await fetch(href, { ...init, headers, redirect: 'manual' });
     for (const c of res.headers.getSetCookie()) await this.jar.setCookie(c, href, { ignoreError: true });
     return { status: res.status, url: href, headers: res.headers, text: await res.text() };
@@ -102,4 +113,28 @@ export class BrowserClient {
     const cookies = await this.jar.getCookies(this.abs(url));
     return cookies.find((c) => c.key === name)?.value;
   }
+}
+
+/** One HTTP request to `address` (an IP) for the absolute URL `href`, its host sent as the Host header. */
+function requestVia(address: string, href: string, method: string, headers: Headers, body: RequestInit['body']): Promise<Page> {
+  const url = new URL(href);
+  const text = body === undefined || body === null ? undefined : String(body);
+  const out: Record<string, string> = Object.fromEntries(headers);
+  out.host = url.host;
+  if (text !== undefined) out['content-length'] = String(Buffer.byteLength(text));
+  if (body instanceof URLSearchParams && !headers.has('content-type')) out['content-type'] = 'application/x-www-form-urlencoded';
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: address, port: url.port || 80, path: url.pathname + url.search, method, headers: out }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        const h = new Headers();
+        for (let i = 0; i < res.rawHeaders.length; i += 2) h.append(res.rawHeaders[i]!, res.rawHeaders[i + 1]!);
+        resolve({ status: res.statusCode ?? 0, url: href, headers: h, text: Buffer.concat(chunks).toString('utf8') });
+      });
+    });
+    req.on('error', reject);
+    req.end(text);
+  });
 }

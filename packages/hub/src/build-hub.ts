@@ -48,6 +48,8 @@ import { loadCookieSecret } from './cookie-secret.js';
 import { newToken } from './auth/secrets.js';
 import { startHub, type StartOptions, type StartedHub } from './start-hub.js';
 import { drainOversizedBodies } from './drain-oversized.js';
+import { parseSubdomainHost } from './subdomain-host.js';
+import { userHostGuard } from './pages/user-host-guard.js';
 
 export interface BuildHubOptions {
   config: TshubConfig;
@@ -93,7 +95,8 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   const spawnerPlugin = registry.spawners.get(config.spawner.kind)!;
   const baseUrl = normalizeBaseUrl(config.hub.base_url !== '/' ? config.hub.base_url : new URL(config.hub.bind_url.replace('://:', '://0.0.0.0:')).pathname);
   const publicOrigin = config.hub.public_url ? new URL(config.hub.public_url).origin : '';
-  const urls: HubUrls = { baseUrl, hubPrefix: `${baseUrl}hub/`, hubUrl: '', hubApiUrl: '', publicOrigin };
+  const subdomain = parseSubdomainHost(config.hub.subdomain_host);
+  const urls: HubUrls = { baseUrl, hubPrefix: `${baseUrl}hub/`, hubUrl: '', hubApiUrl: '', publicOrigin, subdomain };
   // The login configuration is checked before anything is opened, so a bad one fails at once.
   const crypt = cryptFromEnv(config.authenticator, env);
   let authStore: PluginStore | null = null;
@@ -146,7 +149,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   const events = new HubEvents();
   // Activity reports are merged in memory and written at most every 5 s (or activity_resolution if shorter).
   const activity = new ActivityBuffer(db, log, Math.min(config.hub.activity_resolution, 5) * 1000);
-  const routes = new RouteManager({ apiUrl: config.proxy.api_url, authToken: proxyAuthToken, hubTarget: () => (config.hub.hub_connect_url ? new URL(config.hub.hub_connect_url).origin : urls.hubUrl), extraRoutes: config.proxy.extra_routes, log, events });
+  const routes = new RouteManager({ apiUrl: config.proxy.api_url, authToken: proxyAuthToken, hubTarget: () => (config.hub.hub_connect_url ? new URL(config.hub.hub_connect_url).origin : urls.hubUrl), extraRoutes: config.proxy.extra_routes, log, events, hubDomain: subdomain?.domain ?? '' });
   const servers = new ServerManager({ config, db, log, urls, plugin: spawnerPlugin, shared: spawnerShared, routes, identities, events });
   routes.addSource(servers);
   // JupyterHub's update_last_activity: the proxy's per-route activity, after each periodic route check.
@@ -230,6 +233,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
     events.emit('request', { method: req.method, handler: req.routeOptions.url ?? 'unknown', code: reply.statusCode, seconds: reply.elapsedTime / 1000 });
   });
   drainOversizedBodies(app);
+  if (subdomain) userHostGuard(app, { subdomain, apiPrefix: `${urls.hubPrefix}api`, log });
   app.setErrorHandler(async (err: Error & { statusCode?: number }, req, reply) => {
     const status = err instanceof HubError ? err.status : err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
     if (status >= 500) log.error({ err, url: req.url }, 'page request failed');

@@ -9,6 +9,7 @@ import type { RouteManager } from './services/route-manager.js';
 import type { TemplateRenderer } from './pages/template-renderer.js';
 import type { HubEvents } from './services/hub-events.js';
 import type { ActivityBuffer } from './services/activity-buffer.js';
+import type { SubdomainHost } from './subdomain-host.js';
 
 /** URLs the hub needs everywhere. `hubUrl` is known once the hub listens. */
 export interface HubUrls {
@@ -22,6 +23,8 @@ export interface HubUrls {
   hubApiUrl: string;
   /** The public origin when configured (public_url), else ''. */
   readonly publicOrigin: string;
+  /** hub.subdomain_host parsed: each user's servers on their own host; null when off. */
+  readonly subdomain?: SubdomainHost | null;
 }
 
 /**

@@ -68,6 +68,7 @@ export async function startHub(
       errorTarget: `${urls.hubUrl}${urls.hubPrefix}error`,
       ...(config.proxy.command.length ? { command: config.proxy.command } : {}),
       logLevel: config.proxy.log_level,
+      hostRouting: Boolean(urls.subdomain),
       pidFile: config.proxy.pid_file || path.join(deps.dataDir, 'jupyterhub-proxy.pid'),
       checkIntervalMs: config.proxy.check_running_interval * 1000,
       log: log.child({ component: 'proxy' }),

@@ -27,7 +27,7 @@ export async function legacyRoutes(app: FastifyInstance, env: ApiEnv): Promise<v
     const user = await findUserById(hub.db, owner.userId);
     if (!user) throw notFound('Token');
     // Holding a token is enough to read who owns it (that is all this endpoint is for).
-    return userModel(user, owner.groups, hub.servers.forUser(user.id), hub.urls.hubPrefix, toScopeSet(identifyScopes(user.name)));
+    return userModel(user, owner.groups, hub.servers.forUser(user.id), hub.urls, toScopeSet(identifyScopes(user.name)));
   });
 
   app.post('/authorizations/token', async () => {
@@ -44,7 +44,7 @@ export async function legacyRoutes(app: FastifyInstance, env: ApiEnv): Promise<v
     if (!owner) throw notFound('Cookie');
     const user = await findUserById(hub.db, owner.userId);
     if (!user) throw notFound('Cookie');
-    return userModel(user, owner.groups, hub.servers.forUser(user.id), hub.urls.hubPrefix, null);
+    return userModel(user, owner.groups, hub.servers.forUser(user.id), hub.urls, null);
   };
   app.get<{ Params: { name: string; value?: string } }>('/authorizations/cookie/:name/:value', async (req) => byCookie(req, await apiCaller(env, req)));
 

@@ -34,7 +34,7 @@ export function streamProgress(req: IncomingMessage, reply: FastifyReply, rt: Se
   let unsubscribe: () => void = () => undefined;
   if (rt.ready) {
     // Already up: one ready event, as JupyterHub sends.
-    send({ progress: 100, ready: true, message: `Server ready at ${rt.prefix}`, html_message: `Server ready at <a href="${rt.prefix}">${rt.prefix}</a>`, url: rt.prefix });
+    send({ progress: 100, ready: true, message: `Server ready at ${rt.publicUrl}`, html_message: `Server ready at <a href="${rt.publicUrl}">${rt.publicUrl}</a>`, url: rt.publicUrl });
   } else {
     unsubscribe = rt.subscribe(send);
   }

@@ -124,12 +124,12 @@ export async function presentUsers(hub: HubContext, scopes: ScopeSet, users: rea
   return users.map((user) => {
     const g = groups.get(user.id) ?? [];
     const rts = runtimes.get(user.id) ?? [];
-    const model = userModel(user, g, rts, hub.urls.hubPrefix, scopes, roles?.get(user.id)) as Record<string, unknown>;
+    const model = userModel(user, g, rts, hub.urls, scopes, roles?.get(user.id)) as Record<string, unknown>;
     const target = { user: user.name, groups: g };
     if (rows && model.servers && typeof model.servers === 'object') {
       const servers = model.servers as Record<string, unknown>;
       const may = (server: string) => hasScope(scopes, 'read:servers', { ...target, server: `${user.name}/${server}` });
-      for (const rt of rts) if (!(rt.serverName in servers) && may(rt.serverName)) servers[rt.serverName] = serverModel(rt, hub.urls.hubPrefix);
+      for (const rt of rts) if (!(rt.serverName in servers) && may(rt.serverName)) servers[rt.serverName] = serverModel(rt, hub.urls.hubPrefix, hub.urls.subdomain?.origin);
       for (const row of rows.get(user.id) ?? []) {
         if (!(row.name in servers) && may(row.name)) servers[row.name] = stoppedServerModel(row, user.name, hub);
       }

@@ -27,7 +27,7 @@ export async function whoamiRoutes(app: FastifyInstance, env: ApiEnv): Promise<v
     if (!user) throw missingCredentials();
     const identify = new Set(identifyScopes(identity.name));
     const readable = toScopeSet([...identity.scopes, ...identify]);
-    const model = userModel(user, identity.groups, env.hub.servers.forUser(user.id), env.hub.urls.hubPrefix, readable);
+    const model = userModel(user, identity.groups, env.hub.servers.forUser(user.id), env.hub.urls, readable);
     return {
       ...model,
       scopes: identity.scopes.filter((s) => !identify.has(s)),

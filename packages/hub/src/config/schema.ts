@@ -17,6 +17,7 @@ export const HubSection = Type.Object(
     bind_url: Str('http://:8000', 'Public URL the proxy listens on (scheme, ip, port and base_url). An empty host means all interfaces.'),
     base_url: Str('/', 'URL prefix of the whole deployment; overrides the path of bind_url when set to something other than /.'),
     public_url: Str('', 'The full public URL when the hub sits behind another proxy; used in links and redirects.'),
+    subdomain_host: Str('', "Serve each user's servers from their own host, <name>.<this host>, e.g. https://hub.example.org (JupyterHub.subdomain_host): a page a server serves is then cross-origin to the hub and to other users. Needs wildcard DNS (and a wildcard certificate); the proxy routes by host. Empty: every server under the hub's origin."),
     hub_ip: Str('127.0.0.1', 'Address the hub process itself listens on (the proxy forwards to it).'),
     hub_port: Int(8081, 'Port the hub process itself listens on.'),
     hub_connect_url: Str('', 'http(s) URL at which the proxy and user servers reach the hub, when it differs from http://hub_ip:hub_port (containers, other hosts). The proxy uses its origin; servers get <url>/hub/api.'),

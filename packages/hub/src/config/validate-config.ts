@@ -1,6 +1,7 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import type { Registry } from '../registry.js';
 import { composeSchema, type TshubConfig } from './schema.js';
+import { parseSubdomainHost } from '../subdomain-host.js';
 
 export type ConfigResult = { ok: true; config: TshubConfig } | { ok: false; errors: string[] };
 
@@ -56,6 +57,14 @@ export function validateConfig(raw: unknown, registry: Registry): ConfigResult {
   const connect = input.hub?.hub_connect_url;
   if (typeof connect === 'string' && connect && !isHttpUrl(connect)) {
     errors.push(`hub.hub_connect_url: not an http(s) URL such as http://hub:8081 (got ${JSON.stringify(connect)})`);
+  }
+  const subdomainHost = input.hub?.subdomain_host;
+  if (typeof subdomainHost === 'string') {
+    try {
+      parseSubdomainHost(subdomainHost);
+    } catch (err) {
+      errors.push((err as Error).message);
+    }
   }
   if (errors.length > 0) return { ok: false, errors: [...new Set(errors)] };
   if (hook) input.authenticator!.post_auth_hook = hook;

@@ -117,7 +117,7 @@ function statusOf(rt: ServerRuntime | undefined): ServerStatus {
 
 function serverView(name: string, rt: ServerRuntime | undefined): ServerView {
   const status = statusOf(rt);
-  return { name, status, url: status === 'running' && rt ? rt.prefix : null, failed_message: status === 'failed' ? rt?.failure?.message ?? null : null };
+  return { name, status, url: status === 'running' && rt ? rt.publicUrl : null, failed_message: status === 'failed' ? rt?.failure?.message ?? null : null };
 }
 
 export interface AdminTable {

@@ -16,7 +16,7 @@ export function authServices(env: PageEnv): AuthServices {
 /** Where a user goes after login: the saved `next` when it is safe, else the spawn or home page. */
 export function afterLogin(env: PageEnv, next: unknown): string {
   const prefix = env.hub.urls.hubPrefix;
-  return safeNext(typeof next === 'string' ? next : undefined) ?? (env.hub.config.hub.redirect_to_server ? `${prefix}spawn` : `${prefix}home`);
+  return safeNext(typeof next === 'string' ? next : undefined, env.hub.urls.subdomain) ?? (env.hub.config.hub.redirect_to_server ? `${prefix}spawn` : `${prefix}home`);
 }
 
 /**

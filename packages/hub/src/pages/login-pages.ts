@@ -22,7 +22,7 @@ export async function loginPages(app: FastifyInstance, env: PageEnv): Promise<vo
   const redirectLoginUrl = (next: string | undefined) => `${prefix}oauth_login${next ? `?next=${encodeURIComponent(next)}` : ''}`;
 
   const showLogin = (req: FastifyRequest, reply: FastifyReply, status: number, extra: Record<string, unknown>) => {
-    const next = safeNext((req.query as Form).next) ?? '';
+    const next = safeNext((req.query as Form).next, hub.urls.subdomain) ?? '';
     return pages.page(req, reply, 'login.html', {
       next,
       login_kind: hub.authenticator.loginKind,
@@ -43,7 +43,7 @@ export async function loginPages(app: FastifyInstance, env: PageEnv): Promise<vo
     const next = (req.query as Form).next;
     if (who) return reply.redirect(afterLoginFor(env, next));
     // Failed callbacks render an error page themselves (never this redirect), so auto_login cannot loop.
-    if (redirectKind && hub.config.authenticator.auto_login) return reply.redirect(redirectLoginUrl(safeNext(next)));
+    if (redirectKind && hub.config.authenticator.auto_login) return reply.redirect(redirectLoginUrl(safeNext(next, hub.urls.subdomain)));
     return showLogin(req, reply, 200, {});
   });
 

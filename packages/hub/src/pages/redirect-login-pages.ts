@@ -40,7 +40,7 @@ export async function redirectLoginPages(app: FastifyInstance, env: PageEnv): Pr
     pages.error(req, reply, status, message, retryLink(next), status === 403 ? 'Sign-in refused' : 'Sign-in failed');
 
   app.get(`${prefix}oauth_login`, async (req, reply) => {
-    const next = safeNext(str((req.query as Query).next)) ?? '';
+    const next = safeNext(str((req.query as Query).next), env.hub.urls.subdomain) ?? '';
     const { limiter } = authServices(env);
     const wait = limiter.retryAfter(LoginRateLimiter.keys(req.ip));
     if (wait) return tooManyAttempts(env, req, reply, wait);
@@ -119,7 +119,7 @@ export async function redirectLoginPages(app: FastifyInstance, env: PageEnv): Pr
     try {
       const v = JSON.parse(unsigned.value) as Pending;
       if (!v || typeof v !== 'object' || !v.pending || typeof v.t !== 'number' || Date.now() - v.t > PENDING_SECONDS * 1000) return null;
-      return { pending: v.pending, next: safeNext(v.next) ?? '', t: v.t };
+      return { pending: v.pending, next: safeNext(v.next, env.hub.urls.subdomain) ?? '', t: v.t };
     } catch {
       return null;
     }

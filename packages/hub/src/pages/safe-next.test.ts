@@ -1,6 +1,7 @@
 // `next` after login / spawn must stay on this site (open-redirect defences).
 import t from 'tap';
 import { safeNext } from './safe-next.js';
+import { parseSubdomainHost } from '../subdomain-host.js';
 
 t.test('local paths are kept as they are', async (t) => {
   for (const next of [
@@ -58,4 +59,26 @@ t.test('non-ASCII next ends up in a Location header', async (t) => {
   // U+0080-U+00FF as raw latin-1 bytes, so a kept non-ASCII path must be percent-encoded.
   t.equal(safeNext('/user/日本/lab'), '/user/%E6%97%A5%E6%9C%AC/lab');
   t.equal(safeNext('/user/ü/'), '/user/%C3%BC/');
+});
+
+t.test('with subdomain_host: the hub host and user hosts under it, nothing else', async (t) => {
+  const sd = parseSubdomainHost('http://hub.example:8000')!;
+  t.equal(safeNext('http://alice.hub.example:8000/user/alice/tree?x=1#y', sd), 'http://alice.hub.example:8000/user/alice/tree?x=1#y');
+  t.equal(safeNext('http://hub.example:8000/hub/home', sd), 'http://hub.example:8000/hub/home');
+  t.equal(safeNext('/hub/home', sd), '/hub/home', 'paths still work');
+  for (const next of [
+    'http://evil.example/',
+    'http://hub.example.evil.example:8000/',
+    'http://alicehub.example:8000/',
+    'http://.hub.example:8000/',
+    'https://alice.hub.example:8000/',
+    'http://alice.hub.example/',
+    'http://alice.hub.example:8001/',
+    'http://user:pw@alice.hub.example:8000/',
+    '//alice.hub.example:8000/',
+    'javascript://alice.hub.example:8000/%0aalert(1)',
+  ]) {
+    t.equal(safeNext(next, sd), undefined, next);
+  }
+  t.equal(safeNext('http://alice.hub.example:8000/user/alice/'), undefined, 'without subdomain_host absolute URLs stay refused');
 });

@@ -18,7 +18,7 @@ export async function serverPages(app: FastifyInstance, env: PageEnv): Promise<v
   const suffix = (user: string, server: string) => `${urlEscapePath(user)}${server ? '/' + urlEscapePath(server) : ''}`;
 
   const describe = (rt: ServerRuntime | undefined) => ({
-    active: Boolean(rt?.active), ready: Boolean(rt?.ready), pending: rt?.pending ?? null, url: rt?.prefix ?? '',
+    active: Boolean(rt?.active), ready: Boolean(rt?.ready), pending: rt?.pending ?? null, url: rt?.publicUrl ?? '',
     failed_message: rt?.phase === 'failed' ? rt.failure?.message ?? null : null,
   });
 
@@ -79,7 +79,7 @@ export async function serverPages(app: FastifyInstance, env: PageEnv): Promise<v
   };
 
   const startAndRedirect = async (req: FastifyRequest<{ Params: Params }>, reply: FastifyReply, t: Target, options: JsonObject) => {
-    const next = safeNext((req.query as Query).next);
+    const next = safeNext((req.query as Query).next, hub.urls.subdomain);
     let rt: ServerRuntime;
     try {
       rt = await hub.servers.spawn({ id: t.user.id, name: t.user.name, admin: t.user.admin, groups: await userGroupNames(hub.db, t.user.id) }, t.server, options);
@@ -92,7 +92,7 @@ export async function serverPages(app: FastifyInstance, env: PageEnv): Promise<v
     }
     // Fast spawns skip the progress page entirely; so does a refused login (checked first).
     await Promise.race([rt.spawnDone, new Promise((r) => setTimeout(r, 1000).unref())]);
-    if (rt.ready) return reply.redirect(next ?? rt.prefix);
+    if (rt.ready) return reply.redirect(next ?? rt.publicUrl);
     if (rt.phase === 'failed') {
       const shown = await failurePage(req, reply, t, rt, next);
       if (shown) return shown;
@@ -105,8 +105,8 @@ export async function serverPages(app: FastifyInstance, env: PageEnv): Promise<v
     const t = await target(req, reply);
     if (!t) return reply;
     const rt = hub.servers.get(t.user.id, t.server);
-    const next = safeNext((req.query as Query).next);
-    if (rt?.ready) return reply.redirect(next ?? rt.prefix);
+    const next = safeNext((req.query as Query).next, hub.urls.subdomain);
+    if (rt?.ready) return reply.redirect(next ?? rt.publicUrl);
     if (rt?.pending) return reply.redirect(`${prefix}spawn-pending/${suffix(t.user.name, t.server)}${next ? `?next=${encodeURIComponent(next)}` : ''}`);
     const query = Object.fromEntries(Object.entries(req.query as Query).filter(([k, v]) => k !== 'next' && k !== '_xsrf' && typeof v === 'string')) as JsonObject;
     const shared = hub.servers.deps.shared;
@@ -148,9 +148,9 @@ export async function serverPages(app: FastifyInstance, env: PageEnv): Promise<v
     const t = await target(req, reply);
     if (!t) return reply;
     const rt = hub.servers.get(t.user.id, t.server);
-    const next = safeNext((req.query as Query).next);
+    const next = safeNext((req.query as Query).next, hub.urls.subdomain);
     const spawnUrl = `${prefix}spawn/${suffix(t.user.name, t.server)}`;
-    if (rt?.ready) return reply.redirect(next ?? rt.prefix);
+    if (rt?.ready) return reply.redirect(next ?? rt.publicUrl);
     if (rt?.phase === 'failed') {
       const shown = await failurePage(req, reply, t, rt, next);
       if (shown) return shown;
@@ -166,7 +166,7 @@ export async function serverPages(app: FastifyInstance, env: PageEnv): Promise<v
     return pages.page(req, reply, 'spawn-pending.html', {
       user_name: t.user.name, server_name: t.server,
       progress_url: t.server ? `${api}/servers/${urlEscapePath(t.server)}/progress` : `${api}/server/progress`,
-      server_url: next ?? rt.prefix,
+      server_url: next ?? rt.publicUrl,
     });
   };
   app.get<{ Params: { user: string; server?: string } }>(`${prefix}spawn-pending/:user`, pending);

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasScope } from '../auth/scopes.js';
 import { findUser } from '../db/users.js';
 import { urlEscapePath } from '../url-escape.js';
+import { userOrigin } from '../subdomain-host.js';
 import { pageUser, pageUserOrToken, type PageEnv } from './page-env.js';
 
 const REDIRECT_LIMIT = 4;
@@ -15,6 +16,9 @@ export async function userUrlPages(app: FastifyInstance, env: PageEnv): Promise<
   const { hub, pages } = env;
   const { hubPrefix: prefix, baseUrl } = hub.urls;
   const prefixDepth = segments(prefix).length;
+  // With subdomain_host a user's server lives on the user's own host: redirects there are absolute.
+  const sd = hub.urls.subdomain ?? null;
+  const originOf = (user: string) => (sd ? userOrigin(sd, user) : '');
 
   app.get(prefix, async (req, reply) => {
     if (hub.config.hub.default_url) return reply.redirect(hub.config.hub.default_url);
@@ -48,7 +52,7 @@ export async function userUrlPages(app: FastifyInstance, env: PageEnv): Promise<
     if (!who) return reply;
     const qs = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '';
     const server = hub.config.hub.default_server_name;
-    const dest = `${baseUrl}user/${urlEscapePath(who.identity.name)}/${server ? urlEscapePath(server) + '/' : ''}${rawTail(req.url, prefixDepth + 1)}${qs}`;
+    const dest = `${originOf(who.identity.name)}${baseUrl}user/${urlEscapePath(who.identity.name)}/${server ? urlEscapePath(server) + '/' : ''}${rawTail(req.url, prefixDepth + 1)}${qs}`;
     return reply.redirect(`${prefix}spawn/${urlEscapePath(who.identity.name)}${server ? '/' + urlEscapePath(server) : ''}?next=${encodeURIComponent(dest)}`);
   });
 
@@ -80,13 +84,13 @@ export async function userUrlPages(app: FastifyInstance, env: PageEnv): Promise<
         return pages.error(req, reply, 500, 'Redirect loop detected: the proxy does not route to your running server. An administrator should check the proxy.', [{ href: `${prefix}home`, text: 'Home' }]);
       }
       url.searchParams.set('redirects', String(redirects + 1));
-      const target = `${baseUrl}user/${urlEscapePath(name)}/${rawRest}`;
+      const target = `${originOf(name)}${baseUrl}user/${urlEscapePath(name)}/${rawRest}`;
       await new Promise((r) => setTimeout(r, redirects * 250));
       return reply.redirect(target + url.search);
     }
     if (rt?.pending === 'spawn' || rt?.phase === 'failed') {
       url.searchParams.delete('redirects');
-      const next = `${baseUrl}user/${urlEscapePath(name)}/${rawRest}${url.search}`;
+      const next = `${originOf(name)}${baseUrl}user/${urlEscapePath(name)}/${rawRest}${url.search}`;
       return reply.code(303).redirect(`${prefix}spawn-pending/${urlEscapePath(name)}${server ? '/' + urlEscapePath(server) : ''}?next=${encodeURIComponent(next)}`, 303);
     }
     const wantsJson = req.method !== 'GET' || (req.headers.accept ?? '').includes('application/json') || /(^|\/)api(\/|$)/.test(rest);
@@ -97,7 +101,7 @@ export async function userUrlPages(app: FastifyInstance, env: PageEnv): Promise<
       });
     }
     return pages.page(req, reply, 'not-running.html', {
-      user_name: name, server_name: server, spawn_url: `${spawnUrl}?next=${encodeURIComponent(`${baseUrl}user/${urlEscapePath(name)}/${rawRest}`)}`,
+      user_name: name, server_name: server, spawn_url: `${spawnUrl}?next=${encodeURIComponent(`${originOf(name)}${baseUrl}user/${urlEscapePath(name)}/${rawRest}`)}`,
       failed_message: null, implicit_spawn_seconds: hub.config.hub.implicit_spawn_seconds,
     }, 424);
   };

@@ -2,9 +2,13 @@ import { isoformat } from '../isoformat.js';
 import type { ServerRuntime } from '../services/server-runtime.js';
 import { urlEscapePath } from '../url-escape.js';
 
-/** JupyterHub's server model for an active (or failed) server runtime. */
-export function serverModel(rt: ServerRuntime, hubPrefix: string) {
+/**
+ * JupyterHub's server model for an active (or failed) server runtime. With subdomain_host the `url`
+ * is absolute (the user's own host) and so is `full_url`; `hubOrigin` then makes `full_progress_url`.
+ */
+export function serverModel(rt: ServerRuntime, hubPrefix: string, hubOrigin = '') {
   const base = `${hubPrefix}api/users/${urlEscapePath(rt.userName)}`;
+  const progressUrl = rt.serverName ? `${base}/servers/${urlEscapePath(rt.serverName)}/progress` : `${base}/server/progress`;
   return {
     name: rt.serverName,
     full_name: `${rt.userName}/${rt.serverName}`,
@@ -13,10 +17,10 @@ export function serverModel(rt: ServerRuntime, hubPrefix: string) {
     pending: rt.pending,
     ready: rt.ready,
     stopped: !rt.active,
-    url: rt.prefix,
+    url: rt.publicUrl,
     user_options: rt.userOptions,
-    progress_url: rt.serverName ? `${base}/servers/${urlEscapePath(rt.serverName)}/progress` : `${base}/server/progress`,
-    full_url: null,
-    full_progress_url: null,
+    progress_url: progressUrl,
+    full_url: rt.publicUrl !== rt.prefix ? rt.publicUrl : null,
+    full_progress_url: hubOrigin && rt.publicUrl !== rt.prefix ? `${hubOrigin}${progressUrl}` : null,
   };
 }

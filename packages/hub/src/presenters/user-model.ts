@@ -3,6 +3,7 @@ import { hasScope, type ScopeSet } from '../auth/scopes.js';
 import { isoformat } from '../isoformat.js';
 import type { ServerRuntime } from '../services/server-runtime.js';
 import { serverModel } from './server-model.js';
+import type { HubUrls } from '../hub-context.js';
 
 /**
  * JupyterHub's user model, with fields filtered by what the caller may read (contract 1.3):
@@ -13,7 +14,7 @@ export function userModel(
   user: UserRow,
   groups: readonly string[],
   runtimes: readonly ServerRuntime[],
-  hubPrefix: string,
+  urls: Pick<HubUrls, 'hubPrefix' | 'subdomain'>,
   scopes: ScopeSet | null,
   /** Role names held directly (load_roles), when known; `user` and `admin` are implied by the row. */
   directRoles: readonly string[] = [],
@@ -28,11 +29,11 @@ export function userModel(
     admin: user.admin,
     roles: [...new Set([...(user.admin ? ['admin'] : []), 'user', ...directRoles])].sort(),
     groups: [...groups],
-    server: def?.ready ? def.prefix : null,
+    server: def?.ready ? def.publicUrl : null,
     pending: def?.pending ?? null,
     created: isoformat(user.created),
     last_activity: isoformat(user.last_activity),
-    servers: Object.fromEntries(active.map((r) => [r.serverName, serverModel(r, hubPrefix)])),
+    servers: Object.fromEntries(active.map((r) => [r.serverName, serverModel(r, urls.hubPrefix, urls.subdomain?.origin)])),
   };
   if (scopes === null) return full;
   const out: Record<string, unknown> = { kind: 'user' };

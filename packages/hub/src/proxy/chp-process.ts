@@ -21,6 +21,8 @@ export interface ChpProcessOptions {
   /** Program and leading arguments; default {@link defaultChpCommand} (this node running the installed CHP). */
   command?: string[];
   extraArgs?: string[];
+  /** Route by Host as well as path (--host-routing), for subdomain_host. */
+  hostRouting?: boolean;
   /** CHP's --log-level (debug, info, warn, error); default info. */
   logLevel?: string;
   /** File that records the child's pid, so a later hub can clean up after a crash. */
@@ -159,6 +161,7 @@ export class ChpProcess {
     const args = [...lead, '--ip', o.publicIp, '--port', String(o.publicPort), '--api-ip', o.apiIp];
     args.push('--api-port', String(o.apiPort), '--error-target', o.errorTarget, '--log-level', o.logLevel ?? 'info');
     if (o.defaultTarget) args.push('--default-target', o.defaultTarget);
+    if (o.hostRouting) args.push('--host-routing');
     return { file, args: [...args, ...(o.extraArgs ?? [])], env };
   }
 

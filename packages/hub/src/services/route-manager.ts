@@ -27,9 +27,18 @@ export class RouteManager {
   readonly #events: HubEvents | undefined;
   readonly #reconciled: Array<(routes: Map<string, ProxyRoute>) => Promise<void>> = [];
 
-  constructor(opts: { apiUrl: string; authToken: string; hubTarget: () => string; extraRoutes: Record<string, string>; log: Logger; events?: HubEvents }) {
+  /** subdomain_host's domain when the proxy routes by host, else ''. */
+  readonly #hubDomain: string;
+
+  /**
+   * `hubDomain`: with subdomain_host the proxy runs with --host-routing; path-only routespecs
+   * (services, extra routes) are then served on the hub's own host, while '/' stays the catch-all
+   * that sends every other host (a user's host whose server is stopped) to the hub.
+   */
+  constructor(opts: { apiUrl: string; authToken: string; hubTarget: () => string; extraRoutes: Record<string, string>; log: Logger; events?: HubEvents; hubDomain?: string }) {
     this.#events = opts.events;
-    this.client = new ChpClient({ apiUrl: opts.apiUrl, authToken: opts.authToken });
+    this.#hubDomain = opts.hubDomain ?? '';
+    this.client = new ChpClient({ apiUrl: opts.apiUrl, authToken: opts.authToken, hostRouting: Boolean(this.#hubDomain) });
     this.#log = opts.log;
     this.#hubTarget = opts.hubTarget;
     this.#extraRoutes = opts.extraRoutes;
@@ -77,11 +86,18 @@ export class RouteManager {
   }
 
   async add(routespec: string, target: string, data: Record<string, unknown>): Promise<void> {
-    await this.#timed('proxy-add', routespec, () => this.client.addRoute(routespec, target, data));
+    const spec = this.#onHost(routespec);
+    await this.#timed('proxy-add', spec, () => this.client.addRoute(spec, target, data));
   }
 
   async delete(routespec: string): Promise<void> {
-    await this.#timed('proxy-delete', routespec, () => this.client.deleteRoute(routespec));
+    const spec = this.#onHost(routespec);
+    await this.#timed('proxy-delete', spec, () => this.client.deleteRoute(spec));
+  }
+
+  /** With host routing, a path routespec other than the catch-all '/' lives on the hub's host. */
+  #onHost(routespec: string): string {
+    return this.#hubDomain && routespec.startsWith('/') && routespec !== '/' ? `${this.#hubDomain}${routespec}` : routespec;
   }
 
   async #timed(event: 'proxy-add' | 'proxy-delete', routespec: string, op: () => Promise<void>): Promise<void> {
@@ -99,8 +115,8 @@ export class RouteManager {
   desired(): Map<string, DesiredRoute> {
     const want = new Map<string, DesiredRoute>();
     want.set('/', { target: this.#hubTarget(), data: { hub: true } });
-    for (const source of this.#sources) for (const r of source.readyRoutes()) want.set(r.routespec, { target: r.target, data: r.data });
-    for (const [spec, target] of Object.entries(this.#extraRoutes)) want.set(spec, { target, data: { extra: true } });
+    for (const source of this.#sources) for (const r of source.readyRoutes()) want.set(this.#onHost(r.routespec), { target: r.target, data: r.data });
+    for (const [spec, target] of Object.entries(this.#extraRoutes)) want.set(this.#onHost(spec), { target, data: { extra: true } });
     return want;
   }
 
@@ -109,7 +125,7 @@ export class RouteManager {
     const t0 = performance.now();
     const actual = await this.client.getRoutes();
     this.#events?.emit('proxy-poll', { seconds: (performance.now() - t0) / 1000, routes: actual.size });
-    const diff = diffRoutes(this.desired(), actual, new Set(this.#sources.flatMap((s) => [...s.pendingRoutespecs()])));
+    const diff = diffRoutes(this.desired(), actual, new Set(this.#sources.flatMap((s) => [...s.pendingRoutespecs()].map((spec) => this.#onHost(spec)))));
     await Promise.all([
       ...diff.add.map((r) => this.client.addRoute(r.routespec, r.target, r.data)),
       ...diff.remove.map((spec) => this.client.deleteRoute(spec)),

@@ -1,5 +1,6 @@
 import { HubError, SpawnError, type JsonObject, type Spawner } from '@tshub/plugin-api';
 import { markSpawnerStarted } from '../db/spawners.js';
+import type { HubUrls } from '../hub-context.js';
 import { issueServerCredentials } from './server-credentials.js';
 import type { ServerManager, SpawnUserInfo } from './server-manager.js';
 import type { ServerRuntime } from './server-runtime.js';
@@ -7,6 +8,17 @@ import { buildSpawnEnv } from './spawn-env.js';
 import { ExitedEarly, HttpTimeout, waitForHttp } from './wait-for-http.js';
 
 class StartTimeout extends Error {}
+
+/**
+ * The public-URL variables of a server's environment. With subdomain_host, JUPYTERHUB_HOST is the
+ * hub's origin (jupyterhub-singleuser sends logins there, across origins) and the server's public
+ * URL is on its own host; with public_url, the hub's public origin; else all ''.
+ */
+function publicEnv(urls: HubUrls, serverUrl: string): { hubHost: string; publicUrl: string; publicHubUrl: string } {
+  if (urls.subdomain) return { hubHost: urls.subdomain.origin, publicUrl: serverUrl, publicHubUrl: urls.subdomain.origin + urls.hubPrefix };
+  const origin = urls.publicOrigin;
+  return { hubHost: origin, publicUrl: origin ? origin + urls.baseUrl : '', publicHubUrl: origin ? origin + urls.hubPrefix : '' };
+}
 
 /**
  * The spawn pipeline for one server (JupyterHub's spawn_single_user + User.spawn): credentials,
@@ -20,11 +32,10 @@ export async function runSpawn(mgr: ServerManager, rt: ServerRuntime, user: Spaw
   let spawner: Spawner | null = null;
   try {
     const authState = await checkLoginForSpawn(mgr, user);
-    const { token, clientId } = await issueServerCredentials(db, { userId: user.id, user: user.name, server: rt.serverName, spawnerId: rt.spawnerId, prefix: rt.prefix });
+    const { token, clientId } = await issueServerCredentials(db, { userId: user.id, user: user.name, server: rt.serverName, spawnerId: rt.spawnerId, url: rt.publicUrl });
     const env = buildSpawnEnv({
       user: user.name, server: rt.serverName, apiToken: token, hubApiUrl: urls.hubApiUrl, baseUrl: urls.baseUrl,
-      servicePrefix: rt.prefix, clientId, hubHost: urls.publicOrigin, publicUrl: urls.publicOrigin ? urls.publicOrigin + urls.baseUrl : '',
-      publicHubUrl: urls.publicOrigin ? urls.publicOrigin + urls.hubPrefix : '', adminAccess: config.hub.admin_access,
+      servicePrefix: rt.prefix, serverUrl: rt.publicUrl, clientId, ...publicEnv(urls, rt.publicUrl), adminAccess: config.hub.admin_access,
       defaultUrl: mgr.common.default_url, notebookDir: mgr.common.notebook_dir, envKeep: mgr.common.env_keep, hubEnv: process.env,
       environment: mgr.common.environment, memLimit: mgr.common.mem_limit, memGuarantee: mgr.common.mem_guarantee,
       cpuLimit: mgr.common.cpu_limit, cpuGuarantee: mgr.common.cpu_guarantee,
@@ -54,12 +65,12 @@ export async function runSpawn(mgr: ServerManager, rt: ServerRuntime, user: Spaw
     rt.started = new Date();
     rt.lastActivity = rt.started;
     await markSpawnerStarted(db, rt.spawnerId, { url, state: spawner.state(), userOptions, started: rt.started });
-    await routes.add(rt.prefix, url, { user: user.name, server_name: rt.serverName });
+    await routes.add(rt.routespec, url, { user: user.name, server_name: rt.serverName });
     rt.phase = 'ready';
     const seconds = (performance.now() - t0) / 1000;
     log.info({ user: user.name, server: rt.serverName, seconds: Number(seconds.toFixed(3)) }, 'server ready');
     mgr.deps.events.emit('spawn-ready', { user: user.name, server: rt.serverName, seconds });
-    rt.emit({ progress: 100, ready: true, message: `Server ready at ${rt.prefix}`, html_message: `Server ready at <a href="${rt.prefix}">${rt.prefix}</a>`, url: rt.prefix });
+    rt.emit({ progress: 100, ready: true, message: `Server ready at ${rt.publicUrl}`, html_message: `Server ready at <a href="${rt.publicUrl}">${rt.publicUrl}</a>`, url: rt.publicUrl });
     return true;
   } catch (err) {
     rt.failing = true;

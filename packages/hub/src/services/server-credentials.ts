@@ -30,13 +30,14 @@ export function serverClientId(user: string, server: string): string {
  */
 export async function issueServerCredentials(
   db: Kysely<Database>,
-  s: { userId: number; user: string; server: string; spawnerId: number; prefix: string },
+  /** `url`: the server's public URL (its path, or absolute on its own host with subdomain_host). */
+  s: { userId: number; user: string; server: string; spawnerId: number; url: string },
 ): Promise<{ token: string; clientId: string }> {
   return db.transaction().execute(async (tx) => {
     await revokeServerCredentials(tx, s.spawnerId);
     const { token } = await insertToken(tx, {
       userId: s.userId,
-      note: `Server at ${s.prefix}`,
+      note: `Server at ${s.url}`,
       scopes: serverTokenScopes(s.user, s.server),
       spawnerId: s.spawnerId,
     });
@@ -47,8 +48,8 @@ export async function issueServerCredentials(
         .values({
           identifier: clientId,
           secret_hash: hashSecret(token),
-          redirect_uri: `${s.prefix}oauth_callback`,
-          description: `Server at ${s.prefix}`,
+          redirect_uri: `${s.url}oauth_callback`,
+          description: `Server at ${s.url}`,
           allowed_scopes: JSON.stringify([`access:servers!server=${s.user}/${s.server}`]),
           spawner_id: s.spawnerId,
         })

@@ -6,7 +6,7 @@ import type { Database } from '../db/schema.js';
 import { ensureSpawnerRow, listStartedSpawners, markSpawnerStopped } from '../db/spawners.js';
 import type { IdentityResolver } from '../auth/identity.js';
 import type { HubUrls } from '../hub-context.js';
-import { userServerPath } from '../url-escape.js';
+import { serverAddress } from '../subdomain-host.js';
 import type { RouteManager, RouteSource } from './route-manager.js';
 import { ServerRuntime } from './server-runtime.js';
 import { revokeServerCredentials } from './server-credentials.js';
@@ -75,17 +75,23 @@ export class ServerManager implements RouteSource {
   }
 
   routespecOf(rt: ServerRuntime): string {
-    return rt.prefix;
+    return rt.routespec;
   }
 
   *readyRoutes() {
     for (const rt of this.#runtimes.values()) {
-      if (rt.ready && rt.url) yield { routespec: rt.prefix, target: rt.url, data: { user: rt.userName, server_name: rt.serverName } };
+      if (rt.ready && rt.url) yield { routespec: rt.routespec, target: rt.url, data: { user: rt.userName, server_name: rt.serverName } };
     }
   }
 
   *pendingRoutespecs() {
-    for (const rt of this.#runtimes.values()) if (rt.pending) yield rt.prefix;
+    for (const rt of this.#runtimes.values()) if (rt.pending) yield rt.routespec;
+  }
+
+  /** A runtime with its path, public URL and routespec (on the user's own host with subdomain_host). */
+  #runtime(userId: number, userName: string, serverName: string, spawnerId: number): ServerRuntime {
+    const a = serverAddress(this.deps.urls.subdomain ?? null, this.deps.urls.baseUrl, userName, serverName);
+    return new ServerRuntime(userId, userName, serverName, spawnerId, a.prefix, a.url, a.routespec);
   }
 
   /**
@@ -124,7 +130,7 @@ export class ServerManager implements RouteSource {
     const checkOptions = this.deps.shared?.checkUserOptions;
     if (checkOptions) userOptions = await checkOptions.call(this.deps.shared, userOptions, { name: user.name, admin: user.admin, groups: [...user.groups], authState: null });
     const row = await ensureSpawnerRow(this.deps.db, user.id, serverName);
-    const rt = new ServerRuntime(user.id, user.name, serverName, row.id, userServerPath(this.deps.urls.baseUrl, user.name, serverName));
+    const rt = this.#runtime(user.id, user.name, serverName, row.id);
     rt.userOptions = userOptions;
     this.#runtimes.set(key(user.id, serverName), rt);
     rt.emit({ progress: 0, message: 'Server requested' });
@@ -153,7 +159,7 @@ export class ServerManager implements RouteSource {
     const t0 = performance.now();
     rt.stopDone = (async () => {
       if (rt.pollTimer) clearTimeout(rt.pollTimer);
-      await this.deps.routes.delete(rt.prefix).catch((err) => this.deps.log.warn({ err: String(err), route: rt.prefix }, 'could not delete proxy route'));
+      await this.deps.routes.delete(rt.routespec).catch((err) => this.deps.log.warn({ err: String(err), route: rt.routespec }, 'could not delete proxy route'));
       try {
         await rt.spawner?.stop({ now: opts.now ?? false });
       } catch (err) {
@@ -186,7 +192,7 @@ export class ServerManager implements RouteSource {
     let gone = 0;
     await Promise.all(
       rows.map(async (row) => {
-        const rt = new ServerRuntime(row.user_id, row.user_name, row.name, row.id, userServerPath(this.deps.urls.baseUrl, row.user_name, row.name));
+        const rt = this.#runtime(row.user_id, row.user_name, row.name, row.id);
         rt.url = row.url;
         rt.started = row.started;
         rt.lastActivity = row.last_activity;
@@ -235,7 +241,7 @@ export class ServerManager implements RouteSource {
    * the deletion the person asked for still happens.
    */
   async deleteForever(user: { id: number; name: string; admin: boolean }, serverName: string, state: JsonObject = {}): Promise<void> {
-    const probe = new ServerRuntime(user.id, user.name, serverName, 0, userServerPath(this.deps.urls.baseUrl, user.name, serverName));
+    const probe = this.#runtime(user.id, user.name, serverName, 0);
     try {
       const spawner = this.createSpawner(probe, { name: user.name, admin: user.admin, groups: [] }, state, {}, {});
       await spawner.deleteForever?.();
@@ -255,7 +261,7 @@ export class ServerManager implements RouteSource {
 
   /** After a failed spawn: clean up but keep the runtime so pages can show the failure. */
   async cleanupFailed(rt: ServerRuntime): Promise<void> {
-    await this.deps.routes.delete(rt.prefix).catch(() => undefined);
+    await this.deps.routes.delete(rt.routespec).catch(() => undefined);
     await this.#forget(rt, { keepRuntime: true });
   }
 
@@ -278,7 +284,7 @@ export class ServerManager implements RouteSource {
     if (status.running) return this.#schedulePoll(rt);
     this.deps.log.warn({ user: rt.userName, server: rt.serverName, exitCode: 'exitCode' in status ? status.exitCode : undefined }, 'server is no longer running; removing its route');
     rt.phase = 'stopping';
-    await this.deps.routes.delete(rt.prefix).catch(() => undefined);
+    await this.deps.routes.delete(rt.routespec).catch(() => undefined);
     await this.#forget(rt);
     this.deps.events.emit('stop', { user: rt.userName, server: rt.serverName, seconds: 0, reason: 'died' });
   }

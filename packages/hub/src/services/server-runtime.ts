@@ -42,6 +42,10 @@ export class ServerRuntime {
     readonly spawnerId: number,
     /** e.g. /user/alice/ */
     readonly prefix: string,
+    /** Where browsers are sent: the prefix, or `http://alice.hub.example:8000/user/alice/` with subdomain_host. */
+    readonly publicUrl: string = prefix,
+    /** The proxy key: the prefix, or `alice.hub.example/user/alice/` with subdomain_host (host routing). */
+    readonly routespec: string = prefix,
   ) {}
 
   get pending(): 'spawn' | 'stop' | null {

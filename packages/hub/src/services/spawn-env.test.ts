@@ -182,3 +182,13 @@ t.test('parseByteSize', async (t) => {
     t.equal(parseByteSize(v), null, `${JSON.stringify(v)} is invalid`);
   }
 });
+
+t.test('subdomain_host: the OAuth callback is on the server\'s own host, logins go to the hub\'s', async (t) => {
+  const env = buildSpawnEnv(input('alice', '', {
+    serverUrl: 'http://alice.hub.localhost:8000/user/alice/', hubHost: 'http://hub.localhost:8000',
+    publicUrl: 'http://alice.hub.localhost:8000/user/alice/', publicHubUrl: 'http://hub.localhost:8000/hub/',
+  }));
+  t.equal(env.JUPYTERHUB_OAUTH_CALLBACK_URL, 'http://alice.hub.localhost:8000/user/alice/oauth_callback');
+  t.equal(env.JUPYTERHUB_HOST, 'http://hub.localhost:8000');
+  t.equal(env.JUPYTERHUB_SERVICE_PREFIX, '/user/alice/', 'the prefix stays a path: the server serves under it on any host');
+});

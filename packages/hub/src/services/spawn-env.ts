@@ -11,8 +11,10 @@ export interface SpawnEnvInput {
   baseUrl: string;
   /** e.g. /user/alice/ */
   servicePrefix: string;
+  /** The server's public URL: servicePrefix, or http://alice.hub.example/user/alice/ with subdomain_host. */
+  serverUrl?: string;
   clientId: string;
-  /** '' unless the hub is served from a separate public origin. */
+  /** '' unless the hub is served from a separate public origin (public_url, subdomain_host). */
   hubHost: string;
   publicUrl: string;
   publicHubUrl: string;
@@ -50,7 +52,7 @@ export function buildSpawnEnv(i: SpawnEnvInput): Record<string, string> {
     JUPYTERHUB_BASE_URL: i.baseUrl,
     JUPYTERHUB_SERVICE_PREFIX: i.servicePrefix,
     JUPYTERHUB_HOST: i.hubHost,
-    JUPYTERHUB_OAUTH_CALLBACK_URL: `${i.servicePrefix}oauth_callback`,
+    JUPYTERHUB_OAUTH_CALLBACK_URL: `${i.serverUrl ?? i.servicePrefix}oauth_callback`,
     JUPYTERHUB_OAUTH_ACCESS_SCOPES: accessScopes,
     JUPYTERHUB_OAUTH_SCOPES: accessScopes,
     JUPYTERHUB_OAUTH_CLIENT_ALLOWED_SCOPES: '[]',
