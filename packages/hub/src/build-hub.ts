@@ -142,15 +142,15 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   if (!proxyAuthToken) throw new HubError(500, 'proxy.should_start is false, so the proxy auth token must be given: set proxy.auth_token or $CONFIGPROXY_AUTH_TOKEN');
 
   const identities = new IdentityResolver(db);
-  identities.auth = createAuthServices({
+  const loginServices = createAuthServices({
     db, authenticator, config: config.authenticator, kind: authPlugin.kind, implicitAllowAll, crypt, log, invalidate: () => identities.invalidate(),
   });
-  await identities.auth.state.reencryptAll();
+  await loginServices.state.reencryptAll();
   const events = new HubEvents();
   // Activity reports are merged in memory and written at most every 5 s (or activity_resolution if shorter).
   const activity = new ActivityBuffer(db, log, Math.min(config.hub.activity_resolution, 5) * 1000);
   const routes = new RouteManager({ apiUrl: config.proxy.api_url, authToken: proxyAuthToken, hubTarget: () => (config.hub.hub_connect_url ? new URL(config.hub.hub_connect_url).origin : urls.hubUrl), extraRoutes: config.proxy.extra_routes, log, events, hubDomain: subdomain?.domain ?? '' });
-  const servers = new ServerManager({ config, db, log, urls, plugin: spawnerPlugin, shared: spawnerShared, routes, identities, events });
+  const servers = new ServerManager({ config, db, log, urls, plugin: spawnerPlugin, shared: spawnerShared, routes, identities, loginServices, events });
   routes.addSource(servers);
   // JupyterHub's update_last_activity: the proxy's per-route activity, after each periodic route check.
   routes.onReconciled(proxyActivityCollector({ db, servers, log }));
@@ -160,7 +160,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   const renderer = new TemplateRenderer({ templatePaths: config.hub.template_paths, vars: config.hub.template_vars });
 
   const ctx: HubContext = {
-    config, db, log, urls, version: JUPYTERHUB_VERSION, identities, authenticator, authenticatorKind: authPlugin.kind,
+    config, db, log, urls, version: JUPYTERHUB_VERSION, identities, authenticator, authenticatorKind: authPlugin.kind, loginServices,
     spawnerPlugin, servers, routes, renderer, events, activity,
   };
   // The events table and the structured event log lines; flushed on close.
@@ -176,7 +176,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
 
   const httpsConfigured = urls.publicOrigin.startsWith('https:') || config.hub.bind_url.startsWith('https:');
   const tokenActivity = new TokenActivity(db, log, config.hub.activity_resolution * 1000, (u) => activityLog.recordActivity(u));
-  const auth = new RequestAuth(db, identities, { hubPrefix: urls.hubPrefix, cookieMaxAgeDays: config.hub.cookie_max_age_days, httpsConfigured, publicOrigin: urls.publicOrigin, log }, tokenActivity, identities.auth.refresher);
+  const auth = new RequestAuth(db, identities, { hubPrefix: urls.hubPrefix, cookieMaxAgeDays: config.hub.cookie_max_age_days, httpsConfigured, publicOrigin: urls.publicOrigin, log }, tokenActivity, loginServices.refresher);
   const pages = new PageRenderer(ctx, auth);
   const adminSetup = new AdminSetup();
 

@@ -4,6 +4,7 @@ import type { Authenticator, SpawnerPlugin } from '@tshub/plugin-api';
 import type { TshubConfig } from './config/schema.js';
 import type { Database } from './db/schema.js';
 import type { IdentityResolver } from './auth/identity.js';
+import type { AuthServices } from './auth/auth-services.js';
 import type { ServerManager } from './services/server-manager.js';
 import type { RouteManager } from './services/route-manager.js';
 import type { TemplateRenderer } from './pages/template-renderer.js';
@@ -40,6 +41,8 @@ export interface HubContext {
   readonly identities: IdentityResolver;
   readonly authenticator: Authenticator;
   readonly authenticatorKind: string;
+  /** The login machinery around the authenticator: auth_state, refresh_user, rate limits. */
+  readonly loginServices: AuthServices;
   readonly spawnerPlugin: SpawnerPlugin<any>;
   readonly servers: ServerManager;
   readonly routes: RouteManager;

@@ -71,7 +71,7 @@ export async function userMutationRoutes(app: FastifyInstance, env: ApiEnv): Pro
     if (data.auth_state !== undefined) {
       // Encrypted with the first JUPYTERHUB_CRYPT_KEY (which also re-encrypts rows written under an older key).
       const state = data.auth_state as JsonObject | null;
-      patch.authState = hub.identities.auth ? hub.identities.auth.state.write(state) : state === null ? null : JSON.stringify(state);
+      patch.authState = hub.loginServices.state.write(state);
     }
     if (Array.isArray(data.groups)) {
       const wanted = [...new Set(data.groups as string[])];

@@ -68,15 +68,6 @@ export function checkUserModel(model: unknown): asserts model is Record<string, 
   }
 }
 
-function parseAuthState(text: string | null): unknown {
-  if (text === null) return null;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
-}
-
 /** The model of a server that has a row but no active runtime (include_stopped_servers). */
 function stoppedServerModel(row: SpawnerSummary, userName: string, hub: HubContext) {
   const base = `${hub.urls.hubPrefix}api/users/${urlEscapePath(userName)}`;
@@ -136,7 +127,7 @@ export async function presentUsers(hub: HubContext, scopes: ScopeSet, users: rea
     }
     if (opts.authState === 'always' || (opts.authState === 'if-allowed' && hasScope(scopes, 'admin:auth_state', target))) {
       // Decrypted with JUPYTERHUB_CRYPT_KEY (legacy plaintext rows are read as they are).
-      model.auth_state = hub.identities.auth ? hub.identities.auth.state.read(user.auth_state) : parseAuthState(user.auth_state);
+      model.auth_state = hub.loginServices.state.read(user.auth_state);
     }
     return model;
   });

@@ -5,7 +5,6 @@ import { identifyScopes } from './roles.js';
 import { serviceRoleScopes, userRoleScopes } from './role-scopes.js';
 import type { Database } from '../db/schema.js';
 import { userGroupNames } from '../db/users.js';
-import type { AuthServices } from './auth-services.js';
 
 /** Who a request acts as, and with which scopes. */
 export interface Identity {
@@ -42,11 +41,6 @@ export class IdentityResolver {
   readonly #db: Kysely<Database>;
   readonly #cache = new Map<string, Cached>();
   readonly #ttlMs: number;
-  /**
-   * The hub's login machinery (auth_state, refresh, rate limits), set once by buildHub. It lives here
-   * because every consumer (pages, API, spawns) already holds the identity resolver.
-   */
-  auth: AuthServices | null = null;
 
   constructor(db: Kysely<Database>, opts: { ttlMs?: number } = {}) {
     this.#db = db;

@@ -1,16 +1,13 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { HubError } from '@tshub/plugin-api';
 import type { AuthServices } from '../auth/auth-services.js';
 import type { UserRow } from '../db/schema.js';
 import { safeNext } from './safe-next.js';
 import type { PageEnv } from './page-env.js';
 import { browserProtocol } from '../auth/cookies.js';
 
-/** The login machinery; buildHub always attaches it. */
+/** The login machinery (auth_state, refresh_user, rate limits). */
 export function authServices(env: PageEnv): AuthServices {
-  const services = env.hub.identities.auth;
-  if (!services) throw new HubError(500, 'the hub was built without its login services');
-  return services;
+  return env.hub.loginServices;
 }
 
 /** Where a user goes after login: the saved `next` when it is safe, else the spawn or home page. */

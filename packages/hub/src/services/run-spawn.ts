@@ -94,7 +94,7 @@ export async function runSpawn(mgr: ServerManager, rt: ServerRuntime, user: Spaw
  * server); then the decrypted auth_state for the spawner (null unless enable_auth_state).
  */
 async function checkLoginForSpawn(mgr: ServerManager, user: SpawnUserInfo): Promise<JsonObject | null> {
-  const services = mgr.deps.identities.auth;
+  const services = mgr.deps.loginServices;
   const config = mgr.deps.config.authenticator;
   if (!services) return null;
   if (config.refresh_pre_spawn && services.refresher.enabled) {

@@ -5,6 +5,7 @@ import type { TshubConfig } from '../config/schema.js';
 import type { Database } from '../db/schema.js';
 import { ensureSpawnerRow, listStartedSpawners, markSpawnerStopped } from '../db/spawners.js';
 import type { IdentityResolver } from '../auth/identity.js';
+import type { AuthServices } from '../auth/auth-services.js';
 import type { HubUrls } from '../hub-context.js';
 import { serverAddress } from '../subdomain-host.js';
 import type { RouteManager, RouteSource } from './route-manager.js';
@@ -32,6 +33,8 @@ export interface ServerManagerDeps {
   shared?: SpawnerShared;
   routes: RouteManager;
   identities: IdentityResolver;
+  /** auth_state and refresh_user before a spawn (absent in tests that build a manager alone). */
+  loginServices?: AuthServices;
   events: HubEvents;
 }
 
