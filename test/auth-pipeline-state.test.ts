@@ -5,18 +5,9 @@
 import { randomBytes } from 'node:crypto';
 import t from 'tap';
 import { BrowserClient, type Page } from './support/browser-client.js';
-import { fakeRedirectAuthenticator } from './support/fake-redirect-authenticator.js';
+import { fakeRedirectAuthenticator, redirectLogin } from './support/fake-redirect-authenticator.js';
 import { recordingSpawner } from './support/recording-spawner.js';
 import { authDataDir, startAuthHub, type AuthHub } from './support/auth-test-hub.js';
-
-async function loginAs(client: BrowserClient, code: string): Promise<Page> {
-  const authorize = await client.request('/hub/oauth_login');
-  const idp = new URL(authorize.headers.get('location')!);
-  const callback = new URL(idp.searchParams.get('redirect_uri')!);
-  callback.searchParams.set('state', idp.searchParams.get('state')!);
-  callback.searchParams.set('code', code);
-  return client.request(callback.href);
-}
 
 const storedState = async (h: AuthHub, name: string) =>
   (await h.hub.ctx.db.selectFrom('users').select('auth_state').where('name', '=', name).executeTakeFirstOrThrow()).auth_state;
@@ -38,7 +29,7 @@ t.test('auth_state: encrypted at rest, handed to the spawner, survives key rotat
 
   let h = await startAuthHub(t, opts(oldKey));
   const alice = new BrowserClient(h.publicUrl);
-  t.equal((await loginAs(alice, 'c-alice')).status, 302, 'alice logged in');
+  t.equal((await redirectLogin(alice, 'c-alice')).status, 302, 'alice logged in');
   const row = await storedState(h, 'alice');
   t.ok(row, 'auth_state stored');
   t.notMatch(row, /SECRET-ACCESS-TOKEN-1|access_token|scopes/, 'the database row holds no plaintext');
@@ -51,7 +42,7 @@ t.test('auth_state: encrypted at rest, handed to the spawner, survives key rotat
   t.equal((await alice.api('/users/alice/server', { method: 'DELETE' })).status < 300, true, 'stopped');
 
   const root = new BrowserClient(h.publicUrl);
-  await loginAs(root, 'c-root');
+  await redirectLogin(root, 'c-root');
   t.same((await json(root.api('/users/alice'))).auth_state, { access_token: 'SECRET-ACCESS-TOKEN-1', scopes: ['read'] }, 'GET decrypts for admin:auth_state');
   t.notOk('auth_state' in (await json(alice.api('/users/alice'))), 'not shown to the user herself');
   const patched = await root.api('/users/alice', { method: 'PATCH', body: JSON.stringify({ auth_state: { access_token: 'PATCHED-TOKEN-2' } }), headers: { 'content-type': 'application/json' } });
@@ -64,7 +55,7 @@ t.test('auth_state: encrypted at rest, handed to the spawner, survives key rotat
   // Rotation: the new key first, the old one still listed.
   h = await startAuthHub(t, opts(`${newKey};${oldKey}`));
   const root2 = new BrowserClient(h.publicUrl);
-  await loginAs(root2, 'c-root');
+  await redirectLogin(root2, 'c-root');
   t.same((await json(root2.api('/users/alice'))).auth_state, { access_token: 'PATCHED-TOKEN-2' }, 'a row written under the old key still reads');
   const startRow = (await storedState(h, 'alice'))!;
   t.not(startRow.split('.')[0], patchedRow!.split('.')[0], 'the start-up pass re-encrypted the old row with the new key, so the old key can be retired');
@@ -72,7 +63,7 @@ t.test('auth_state: encrypted at rest, handed to the spawner, survives key rotat
   const rotatedRow = (await storedState(h, 'alice'))!;
   t.not(rotatedRow.split('.')[0], patchedRow!.split('.')[0], 'the write used the new key (its key id)');
   const alice2 = new BrowserClient(h.publicUrl);
-  await loginAs(alice2, 'c-alice');
+  await redirectLogin(alice2, 'c-alice');
   t.equal((await storedState(h, 'alice'))!.split('.')[0], rotatedRow.split('.')[0], 'a login encrypts with the new key too');
   t.same((await json(root2.api('/users/alice'))).auth_state, { access_token: 'SECRET-ACCESS-TOKEN-1', scopes: ['read'] });
 });
@@ -87,7 +78,7 @@ t.test('refresh_user on every request (auth_refresh_age: 0) updates or ends the 
     authenticator: { kind: 'fake-redirect', enable_auth_state: true, manage_groups: true, allowed_users: ['alice', 'bob'], auth_refresh_age: 0 },
   });
   const alice = new BrowserClient(h.publicUrl);
-  await loginAs(alice, 'c-alice');
+  await redirectLogin(alice, 'c-alice');
   control.refreshCalls.length = 0;
   t.same((await json(alice.api('/user'))).groups, ['g1']);
   t.ok(control.refreshCalls.includes('alice'), 'checked on the request');
@@ -111,7 +102,7 @@ t.test('refresh_user on every request (auth_refresh_age: 0) updates or ends the 
   t.equal((await alice.request('/hub/api/user')).status, 403, 'and the session is gone for good (API 403)');
 
   const bob = new BrowserClient(h.publicUrl);
-  await loginAs(bob, 'c-bob');
+  await redirectLogin(bob, 'c-bob');
   const token = JSON.parse((await bob.api('/users/bob/tokens', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })).text).token as string;
   const withToken = (path: string) => fetch(`${h.publicUrl}/hub/api${path}`, { headers: { authorization: `token ${token}` } });
   t.equal((await withToken('/user')).status, 200, 'token works while the login holds');

@@ -6,21 +6,11 @@ import { get } from 'node:http';
 import t from 'tap';
 import type { Test } from 'tap';
 import { BrowserClient, type Page } from './support/browser-client.js';
-import { fakeRedirectAuthenticator } from './support/fake-redirect-authenticator.js';
+import { fakeRedirectAuthenticator, redirectLogin } from './support/fake-redirect-authenticator.js';
 import { recordingSpawner } from './support/recording-spawner.js';
 import { startAuthHub, type AuthHub } from './support/auth-test-hub.js';
 
 const from = (ip: string) => ({ 'x-forwarded-for': ip });
-
-/** Plays browser and provider of the fake redirect authenticator: oauth_login, then the callback with `code`. */
-async function redirectLogin(client: BrowserClient, code: string): Promise<Page> {
-  const authorize = await client.request('/hub/oauth_login');
-  const idp = new URL(authorize.headers.get('location')!);
-  const callback = new URL(idp.searchParams.get('redirect_uri')!);
-  callback.searchParams.set('state', idp.searchParams.get('state')!);
-  callback.searchParams.set('code', code);
-  return client.request(callback.href);
-}
 
 /**
  * Who the client's login cookie says it is, or the refusal's status and message. A GET as a browser

@@ -2,6 +2,7 @@ import t, { type Test } from 'tap';
 import { SpawnError, type JsonObject, type ProgressEvent, type SpawnContext } from '@tshub/plugin-api';
 import { kubernetesSpawner, type KubeShared, type KubeSpawnerConfig } from '@tshub/spawner-kubernetes';
 import { FakeKubeApi } from './support/fake-kube-api.js';
+import { collect, until } from './support/async-wait.js';
 
 /**
  * The kubernetes spawner driven directly (no hub) against the fake API server through the real
@@ -34,18 +35,6 @@ async function setup(t: Test, config: Partial<KubeSpawnerConfig> = {}) {
     return kubernetesSpawner.create(ctx);
   };
   return { fake, shared: shared!, spawner };
-}
-
-async function until(check: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
-  for (const end = Date.now() + ms; !(await check()); await new Promise((r) => setTimeout(r, 10))) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-  }
-}
-
-async function collect(it: AsyncIterable<ProgressEvent>): Promise<ProgressEvent[]> {
-  const out: ProgressEvent[] = [];
-  for await (const e of it) out.push(e);
-  return out;
 }
 
 t.test('spawn to Running: progress from pod events, URL from the pod IP and port', async (t) => {

@@ -2,6 +2,7 @@ import t, { type Test } from 'tap';
 import { SpawnError, type JsonObject, type ProgressEvent, type SpawnContext } from '@tshub/plugin-api';
 import { kubernetesSpawner, type KubeShared, type KubeSpawnerConfig, type ModifyPodContext } from '@tshub/spawner-kubernetes';
 import { FakeKubeApi } from './support/fake-kube-api.js';
+import { collect, until } from './support/async-wait.js';
 
 /**
  * Per-user namespaces (KubeSpawner's enable_user_namespaces) and modify_pod_hook, with the kubernetes
@@ -46,18 +47,6 @@ async function setup(t: Test, config: Partial<KubeSpawnerConfig> = {}) {
     method, headers: { authorization: `Bearer ${fake.token}`, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}),
   });
   return { fake, cfg, spawner, api, open, reopen: async (c?: KubeSpawnerConfig) => (shared = await open(c)) };
-}
-
-async function until(check: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
-  for (const end = Date.now() + ms; !(await check()); await new Promise((r) => setTimeout(r, 10))) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-  }
-}
-
-async function collect(it: AsyncIterable<ProgressEvent>): Promise<ProgressEvent[]> {
-  const out: ProgressEvent[] = [];
-  for await (const e of it) out.push(e);
-  return out;
 }
 
 t.test('a spawn creates the user\'s namespace, labelled for this hub, then the PVC and pod in it', async (t) => {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { HubError, type AuthModel, type AuthenticatorPlugin, type JsonObject } from '@tshub/plugin-api';
+import type { BrowserClient, Page } from './browser-client.js';
 
 /**
  * A redirect-kind authenticator whose "provider" lives in the test: loginRedirect sends the browser to
@@ -73,4 +74,17 @@ export function fakeRedirectAuthenticator(kind = 'fake-redirect'): { plugin: Aut
     }),
   };
   return { plugin, control };
+}
+
+/**
+ * Plays browser and provider for the fake redirect authenticator: GET /hub/oauth_login, then the
+ * hub's callback with the provider's state and `code` (the user the fake logs in).
+ */
+export async function redirectLogin(client: BrowserClient, code: string): Promise<Page> {
+  const authorize = await client.request('/hub/oauth_login');
+  const idp = new URL(authorize.headers.get('location')!);
+  const callback = new URL(idp.searchParams.get('redirect_uri')!);
+  callback.searchParams.set('state', idp.searchParams.get('state')!);
+  callback.searchParams.set('code', code);
+  return client.request(callback.href);
 }

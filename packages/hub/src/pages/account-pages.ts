@@ -6,24 +6,7 @@ import { LoginRateLimiter } from '../auth/login-rate-limit.js';
 import { findUser } from '../db/users.js';
 import type { HubContext } from '../hub-context.js';
 import { pageUser, type PageEnv } from './page-env.js';
-
-type Form = Record<string, unknown>;
-
-/** The posted form as an object; a JSON array or scalar body counts as an empty form. */
-function formOf(body: unknown): Form {
-  return body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Form) : {};
-}
-
-/**
- * A text field of a posted form: '' when missing. A repeated field arrives as an array and a JSON body
- * can carry any type: both are refused with a 400 rather than guessed at.
- */
-function field(form: Form, key: string): string {
-  const value = form[key];
-  if (value === undefined || value === null) return '';
-  if (typeof value !== 'string') throw new HubError(400, `The form field "${key}" must be sent once, as text.`);
-  return value;
-}
+import { field, formOf, type Form } from './form-fields.js';
 
 /** A 4xx HubError's message for the page; anything else is a real fault and goes to the error handler. */
 function refusal(err: unknown): HubError {

@@ -4,23 +4,9 @@ import { secureCookie } from '../auth/cookies.js';
 import { pageUser, type PageEnv } from './page-env.js';
 import { AdminActions, shown, type Actor, type Flash } from './admin-page-actions.js';
 import { ADMIN_PAGE_SIZE, listingFromBack, listingQuery, loadTable, parseListing, type AdminListing } from './admin-page-listing.js';
-
-type Form = Record<string, unknown>;
+import { field, formOf, type Form } from './form-fields.js';
 
 const FLASH_COOKIE = 'tshub-admin-flash';
-
-/** The posted form as an object; a JSON array or scalar body counts as an empty form. */
-function formOf(body: unknown): Form {
-  return body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Form) : {};
-}
-
-/** A text field of a posted form ('' when missing); a repeated or non-text field is a 400. */
-function field(form: Form, key: string): string {
-  const value = form[key];
-  if (value === undefined || value === null) return '';
-  if (typeof value !== 'string') throw new HubError(400, `The form field "${key}" must be sent once, as text.`);
-  return value;
-}
 
 /**
  * /hub/admin: the admins' table of users and servers (searchable, sorted and paginated in SQL, as
